@@ -1,0 +1,33 @@
+# The two set-up commands: `make run` and `make test`. Everything else builds on them.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export GX_ANALYTICS_ENABLED := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test ui install clean-warehouse
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## materialize every asset: data/raw -> data/warehouse
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(BIN)/etl-project run
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/python -m pytest
+
+ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(BIN)/dagster dev -w workspace.yaml
+
+clean-warehouse:
+	find data/warehouse -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

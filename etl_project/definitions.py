@@ -1,0 +1,44 @@
+"""The Dagster code location: every asset, check and resource of the pipeline, assembled here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from etl_project.defs.ingest.assets import raw_transcripts
+from etl_project.defs.resources import RawFolder, WarehouseResource
+from etl_project.defs.themes.assets import theme_flags
+from etl_project.defs.transform.assets import repaired_transcripts, staged_tables
+from etl_project.defs.warehouse.assets import quarantine, transcripts, turns
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def path_setting(variable: str, default: Path) -> str | dg.EnvVar:
+    """The folder named by an environment variable (shown as such in the UI), else the project default."""
+    return dg.EnvVar(variable) if os.environ.get(variable) else str(default)
+
+
+ALL_ASSETS = [raw_transcripts, repaired_transcripts, staged_tables, transcripts, turns, quarantine, theme_flags]
+
+warehouse_job = dg.define_asset_job(
+    "warehouse_job",
+    selection=dg.AssetSelection.all(),
+    description="Materialize every asset: data/raw -> data/warehouse.",
+)
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        jobs=[warehouse_job],
+        resources={
+            "raw_folder": RawFolder(path=path_setting("ETL_RAW_DIR", PROJECT_ROOT / "data" / "raw")),
+            "warehouse": WarehouseResource(root=path_setting("ETL_WAREHOUSE_DIR", PROJECT_ROOT / "data" / "warehouse")),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,37 @@
+"""Configurable resources: where the raw files are, where the warehouse is, and the limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from etl_project.lib.readers import DEFAULT_MAX_FILE_BYTES
+from etl_project.lib.transform import DEFAULT_MAX_TRANSCRIPT_CHARS
+from etl_project.lib.warehouse import Warehouse
+
+
+class RawFolder(dg.ConfigurableResource):
+    """The drop zone the pipeline reads, recursively (``ETL_RAW_DIR``)."""
+
+    path: str = Field(description="Folder of raw transcript files; relative paths are relative to the working directory.")
+    max_file_mb: int = Field(default=DEFAULT_MAX_FILE_BYTES // 2**20, description="Files larger than this are quarantined unread.")
+    max_transcript_chars: int = Field(default=DEFAULT_MAX_TRANSCRIPT_CHARS, description="Transcripts longer than this are quarantined.")
+
+    @property
+    def root(self) -> Path:
+        return Path(self.path)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mb * 2**20
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The Parquet warehouse the pipeline writes (``ETL_WAREHOUSE_DIR``)."""
+
+    root: str = Field(description="Warehouse root folder; relative paths are relative to the working directory.")
+
+    def get(self) -> Warehouse:
+        return Warehouse(self.root)

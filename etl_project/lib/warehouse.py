@@ -1,0 +1,176 @@
+"""The Parquet warehouse on disk: hive-partitioned tables, atomic writes, upserts.
+
+Layout under the warehouse root::
+
+    transcripts/split=workforce/part-0.parquet
+    turns/split=creatives/part-0.parquet
+    theme_flags/split=scientists/part-0.parquet
+    quarantine/part-0.parquet
+    _staging/            (files being written; never read)
+
+Each partition is one zstd-compressed Parquet file with bounded row groups
+(analysts hate many small files). The partition column lives in the folder
+name only, as hive partitioning expects, so DuckDB, Spark, pyarrow, polars and
+pandas all read the same columns.
+
+A write is atomic per partition file: the new file is written and fsynced in
+``_staging/`` on the same filesystem, then moved over the old one with
+``os.replace``. A reader (or a crash) sees the old file or the new one, never a
+torn one. Writing is an *upsert*: rows of the batch replace the rows with the
+same key, other rows stay, so re-running on the same input changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from etl_project import __version__
+from etl_project.schemas import SCHEMA_VERSION
+
+PART_FILE = "part-0.parquet"
+STAGING = "_staging"
+ROWS_PER_GROUP = {"transcripts": 5_000, "turns": 100_000, "theme_flags": 100_000, "quarantine": 100_000}
+
+
+def _plain_arrow_type(t: pa.DataType) -> pa.DataType:
+    """Large/view string and list types -> the plain ones every reader knows."""
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return pa.binary()
+    if pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_list(t):
+        return pa.list_(pa.field(t.value_field.name if t.value_field.name != "item" else "element", _plain_arrow_type(t.value_type)))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _plain_arrow_type(f.type), f.nullable) for f in t])
+    return t
+
+
+def to_arrow(frame: pl.DataFrame, table: str) -> pa.Table:
+    arrow = frame.to_arrow()
+    schema = pa.schema([pa.field(f.name, _plain_arrow_type(f.type), f.nullable) for f in arrow.schema])
+    metadata = {
+        b"etl_project.table": table.encode(),
+        b"etl_project.schema_version": SCHEMA_VERSION.encode(),
+        b"etl_project.pipeline_version": __version__.encode(),
+    }
+    return arrow.cast(schema).replace_schema_metadata(metadata)
+
+
+class Warehouse:
+    """A warehouse rooted at a local folder."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+
+    # ------------------------------------------------------------ reading
+
+    def table_dir(self, table: str) -> Path:
+        return self.root / table
+
+    def partition_files(self, table: str) -> list[Path]:
+        return sorted(self.table_dir(table).glob(f"**/{PART_FILE}"))
+
+    def read(self, table: str, *, columns: Sequence[str] | None = None, partitions: Sequence[str] | None = None) -> pl.DataFrame | None:
+        """The table (partition column restored), or None when it has no file yet.
+
+        ``partitions`` limits the read to those values of the partition column,
+        so an upsert costs the partitions it touches, not the whole warehouse.
+        """
+        files = self.partition_files(table)
+        if partitions is not None:
+            wanted = {str(p) for p in partitions}
+            files = [f for f in files if f.parent.name.partition("=")[2] in wanted]
+        if not files:
+            return None
+        frame = pl.read_parquet([str(f) for f in files], hive_partitioning=True)
+        return frame if columns is None else frame.select(columns)
+
+    # ------------------------------------------------------------ writing
+
+    def write_partitioned(self, table: str, frame: pl.DataFrame, *, partition_by: str | None, sort_by: Sequence[str]) -> list[Path]:
+        """Atomically replace each partition present in ``frame`` (others untouched)."""
+        written = []
+        if partition_by is None:
+            written.append(self._replace_file(self.table_dir(table) / PART_FILE, frame.sort(sort_by), table))
+            return written
+        for (value,), part in frame.sort(sort_by).group_by(partition_by, maintain_order=True):
+            target = self.table_dir(table) / f"{partition_by}={value}" / PART_FILE
+            written.append(self._replace_file(target, part.drop(partition_by), table))
+        return sorted(written)
+
+    def _replace_file(self, target: Path, frame: pl.DataFrame, table: str) -> Path:
+        staging = self.root / STAGING
+        staging.mkdir(parents=True, exist_ok=True)
+        tmp = staging / f"{table}-{uuid.uuid4().hex}.parquet"
+        try:
+            pq.write_table(
+                to_arrow(frame, table),
+                tmp,
+                compression="zstd",
+                row_group_size=ROWS_PER_GROUP.get(table, 100_000),
+            )
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(target.parent)
+        return target
+
+    def clear_staging(self) -> int:
+        """Remove leftovers of interrupted writes; returns how many files were removed."""
+        staging = self.root / STAGING
+        if not staging.is_dir():
+            return 0
+        removed = 0
+        for leftover in staging.iterdir():
+            leftover.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def upsert(existing: pl.DataFrame | None, batch: pl.DataFrame, key: str | Sequence[str]) -> pl.DataFrame:
+    """``existing`` with every row whose ``key`` occurs in ``batch`` replaced by the batch's rows."""
+    if existing is None or existing.is_empty():
+        return batch
+    keys = [key] if isinstance(key, str) else list(key)
+    kept = existing.join(batch.select(keys).unique(), on=keys, how="anti")
+    return pl.concat([kept.select(batch.columns).cast(batch.schema), batch], how="vertical")
+
+
+
+def carry_forward(batch: pl.DataFrame, existing: pl.DataFrame | None, *, column: str, key: Sequence[str], unchanged_if: Sequence[str]) -> pl.DataFrame:
+    """Keep ``existing``'s ``column`` for batch rows whose ``key`` and ``unchanged_if`` columns match.
+
+    This is what makes a re-run on the same input produce the same rows: a
+    transcript that did not change keeps the ``ingested_at`` of its first
+    arrival.
+    """
+    if existing is None or existing.is_empty():
+        return batch
+    on = [*key, *unchanged_if]
+    previous = existing.select(*on, pl.col(column).alias("_previous")).unique(on, keep="first")
+    return (
+        batch.join(previous, on=on, how="left", nulls_equal=True)
+        .with_columns(pl.coalesce("_previous", column).alias(column))
+        .drop("_previous")
+    )

@@ -1,0 +1,160 @@
+"""The written contract of every warehouse table: one pandera (polars) model each.
+
+Every floor of the project reads these models: the pipeline validates each
+frame against its model before anything is written, the asset checks report
+their failures, and the data dictionary is generated from the ``description``
+of each field. A column that is not declared here cannot reach the warehouse
+(``strict = True``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pandera.polars as pa
+from pandera.api.polars.types import PolarsData
+
+SCHEMA_VERSION = "1"
+
+SPLIT_OF_PREFIX: dict[str, str] = {"work": "workforce", "creativity": "creatives", "science": "scientists"}
+SPLITS: tuple[str, ...] = (*SPLIT_OF_PREFIX.values(), "unknown")
+SOURCE_FORMATS: tuple[str, ...] = ("text", "csv", "parquet", "jsonl")
+SPEAKERS: tuple[str, ...] = ("interviewer", "participant")
+SPEAKER_LABELS: tuple[str, ...] = ("Assistant", "AI", "[AI]", "User", "Human", "[Human]")
+
+# A plain identifier: letters, digits, '_' and '-', starting with a letter or
+# digit, at most 128 characters. No '/', '\\', '.', whitespace or control
+# characters, so an id can never reach a file path.
+PLAIN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+# Ids of the known splits: the prefix, an underscore and digits (any number of them).
+KNOWN_ID_PATTERN = r"^(work|creativity|science)_[0-9]+$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+UTC_MICROS = pl.Datetime("us", "UTC")
+EVIDENCE_DTYPE = pl.List(pl.Struct({"flag": pl.String, "turn_index": pl.Int32, "quote": pl.String}))
+
+
+def split_of_id(transcript_id: pl.Expr) -> pl.Expr:
+    """`workforce` / `creatives` / `scientists` from the id prefix, `unknown` otherwise."""
+    prefix = transcript_id.str.extract(r"^([A-Za-z]+)_", 1)
+    return prefix.replace_strict(SPLIT_OF_PREFIX, default="unknown", return_dtype=pl.String)
+
+
+class TranscriptsModel(pa.DataFrameModel):
+    """One row per interview: the repaired text and where it came from."""
+
+    transcript_id: str = pa.Field(
+        unique=True,
+        str_matches=PLAIN_ID_PATTERN,
+        description="Interview id, e.g. work_0210 (prefix work_/creativity_/science_ plus digits; other plain ids go to split 'unknown').",
+    )
+    split: str = pa.Field(isin=SPLITS, description="Sub-corpus from the id prefix: workforce, creatives, scientists or unknown. Hive partition key.")
+    dialog_number: pl.Int64 = pa.Field(nullable=True, ge=0, description="Number in the source's '# Dialog NNNNN' header; null when the source has none.")
+    text: str = pa.Field(str_length={"min_value": 1}, description="Full transcript after encoding repair, LF line endings, header removed.")
+    n_turns: pl.Int32 = pa.Field(ge=1, description="Number of speaker turns (rows in `turns`).")
+    n_participant_turns: pl.Int32 = pa.Field(ge=1, description="Number of participant turns.")
+    n_words: pl.Int32 = pa.Field(ge=0, description="Words (whitespace-separated) over all turns.")
+    n_participant_words: pl.Int32 = pa.Field(ge=0, description="Words in participant turns.")
+    n_repairs: pl.Int32 = pa.Field(ge=0, description="Lines whose text the encoding repair (ftfy) changed; 0 = clean source.")
+    n_copies: pl.Int32 = pa.Field(ge=1, description="Identical copies of this transcript seen in the input (de-duplicated to this one row).")
+    source_file: str = pa.Field(description="Path of the input file, relative to the raw folder (the first copy when n_copies > 1).")
+    source_format: str = pa.Field(isin=SOURCE_FORMATS, description="Input layout: text (.txt/.md), csv, parquet or jsonl.")
+    source_record: str = pa.Field(description="Where in the file: '' for one-transcript files, 'row N' (CSV/Parquet, 1-based data row) or 'line N' (JSONL).")
+    source_sha256: str = pa.Field(str_matches=SHA256_PATTERN, description="SHA-256 of the whole input file's bytes.")
+    text_sha256: str = pa.Field(str_matches=SHA256_PATTERN, description="SHA-256 of `text` (UTF-8): changes exactly when the transcript's content changes.")
+    ingested_at: UTC_MICROS = pa.Field(description="When this version of the transcript first reached the warehouse (UTC, microseconds).")
+
+    @pa.dataframe_check(error="ids of a known split must be <prefix>_<digits>")
+    def known_prefix_has_digits(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            (pl.col("split") == "unknown") | pl.col("transcript_id").str.contains(KNOWN_ID_PATTERN)
+        )
+
+    @pa.dataframe_check(error="split must be the one the id prefix names")
+    def split_matches_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("split") == split_of_id(pl.col("transcript_id")))
+
+    class Config:
+        strict = True
+        coerce = False
+
+
+class TurnsModel(pa.DataFrameModel):
+    """One row per speaker turn, in interview order."""
+
+    transcript_id: str = pa.Field(str_matches=PLAIN_ID_PATTERN, description="Interview id (joins to transcripts).")
+    split: str = pa.Field(isin=SPLITS, description="Sub-corpus, as in transcripts. Hive partition key.")
+    turn_index: pl.Int32 = pa.Field(ge=0, description="0-based position of the turn in the interview; contiguous per transcript.")
+    speaker: str = pa.Field(isin=SPEAKERS, description="interviewer (labels Assistant, AI, [AI]) or participant (User, Human, [Human]).")
+    speaker_label: str = pa.Field(isin=SPEAKER_LABELS, description="The speaker label exactly as written in the source, without the colon.")
+    text: str = pa.Field(description="The turn's words, paragraphs and lists kept; '' for a bare label with nothing after it.")
+    n_words: pl.Int32 = pa.Field(ge=0, description="Whitespace-separated words in `text`.")
+
+    @pa.dataframe_check(error="turn_index must run 0, 1, 2, ... within each transcript")
+    def turn_index_contiguous(cls, data: PolarsData) -> pl.LazyFrame:
+        expected = pl.col("turn_index").rank("ordinal").over("transcript_id") - 1
+        return data.lazyframe.select(pl.col("turn_index").cast(pl.Int64) == expected.cast(pl.Int64))
+
+    class Config:
+        strict = True
+        coerce = False
+        unique = ["transcript_id", "turn_index"]
+
+
+class QuarantineModel(pa.DataFrameModel):
+    """One row per input that could not become a valid transcript, with the reason."""
+
+    source_file: str = pa.Field(description="Path of the input file, relative to the raw folder.")
+    source_record: str = pa.Field(description="Where in the file ('' = the whole file, 'row N', 'line N').")
+    transcript_id: str = pa.Field(nullable=True, description="The transcript id when one could be read (as found, possibly unsafe); null otherwise.")
+    reason: str = pa.Field(str_length={"min_value": 1}, description="Why it was rejected, in words an operator can act on.")
+    source_sha256: str = pa.Field(nullable=True, str_matches=SHA256_PATTERN, description="SHA-256 of the input file's bytes; null when it could not be read.")
+    detected_at: UTC_MICROS = pa.Field(description="When the problem was first detected (UTC).")
+
+    class Config:
+        strict = True
+        coerce = False
+
+
+class ThemeFlagsModel(pa.DataFrameModel):
+    """One row per transcript: the 14 theme flags of TAXONOMY.md (v1), judged on participant turns only."""
+
+    transcript_id: str = pa.Field(unique=True, str_matches=PLAIN_ID_PATTERN, description="Interview id (joins to transcripts).")
+    split: str = pa.Field(isin=SPLITS, description="Sub-corpus, as in transcripts. Hive partition key.")
+    job_threat_worry: bool = pa.Field(description="Worries AI will replace, shrink or devalue their job, income or profession.")
+    human_irreplaceable: bool = pa.Field(description="Asserts their work needs human qualities AI cannot supply, or feels secure AI won't take it.")
+    skills_atrophy_concern: bool = pa.Field(description="Worries about losing or not building skills, over-reliance, getting lazy because of AI.")
+    workplace_stigma: bool = pa.Field(description="Others look down on or distrust AI use, or they hide or downplay their own use.")
+    collaborates_iteratively: bool = pa.Field(description="Works with AI back and forth: iterating on drafts, refining, brainstorming.")
+    delegates_whole_tasks: bool = pa.Field(description="Hands complete tasks to AI with little involvement beyond a final check.")
+    verifies_output: bool = pa.Field(description="Checks, reviews, fact-checks, tests or edits AI output before relying on it.")
+    reliability_concern: bool = pa.Field(description="Distrusts AI accuracy: hallucinations, wrong or made-up answers, inconsistency.")
+    time_savings: bool = pa.Field(description="Says AI saves time or makes them faster or more productive.")
+    quality_improvement: bool = pa.Field(description="Says AI improves the quality of their work or output.")
+    frustration_with_limits: bool = pa.Field(description="Frustrated with AI failures or limits: ignores instructions, generic output, wasted time.")
+    keeps_tasks_human: bool = pa.Field(description="Deliberately keeps certain tasks for themselves or sets rules on where AI may be used.")
+    policy_privacy_constraint: bool = pa.Field(description="AI use limited by employer policy, confidentiality, privacy, data security or regulation.")
+    oversight_role_future: bool = pa.Field(description="Expects their role to shift toward directing, overseeing or checking AI.")
+    evidence: EVIDENCE_DTYPE = pa.Field(description="One {flag, turn_index, quote} per true flag: the participant turn and the words that triggered it.")
+    n_flags: pl.Int32 = pa.Field(ge=0, le=14, description="Number of true flags in the row.")
+    method: str = pa.Field(description="How the flags were derived (e.g. lexicon).")
+    method_version: str = pa.Field(description="Version of the method/model that produced the row.")
+
+    @pa.dataframe_check(error="evidence must hold exactly one entry per true flag")
+    def evidence_per_true_flag(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("evidence").list.len().cast(pl.Int32) == pl.col("n_flags"))
+
+    class Config:
+        strict = True
+        coerce = False
+
+
+THEME_FLAG_COLUMNS: tuple[str, ...] = tuple(
+    name for name, dtype in ThemeFlagsModel.to_schema().dtypes.items() if str(dtype) == "Boolean"
+)
+
+MODEL_OF_TABLE: dict[str, type[pa.DataFrameModel]] = {
+    "transcripts": TranscriptsModel,
+    "turns": TurnsModel,
+    "theme_flags": ThemeFlagsModel,
+    "quarantine": QuarantineModel,
+}
