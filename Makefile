@@ -18,15 +18,17 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-run: $(STAMP)  ## materialize every asset: data/raw -> data/warehouse
+$(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p "$(DAGSTER_HOME)"
+	printf 'telemetry:\n  enabled: false\n' > "$@"
+
+run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## materialize every asset: data/raw -> data/warehouse
 	$(BIN)/etl-project run
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest
 
-ui: $(STAMP)  ## Dagster UI on http://127.0.0.1:3000
-	@mkdir -p "$(DAGSTER_HOME)"
+ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml
 
 clean-warehouse:
