@@ -1,0 +1,69 @@
+"""Warehouse writes: atomic per partition, upserts without duplicates, first-seen times kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from etl_project.lib import warehouse as wh_module
+from etl_project.lib.warehouse import Warehouse, carry_forward, upsert
+
+
+def frame(ids: list[str], value: str, split: str = "workforce") -> pl.DataFrame:
+    return pl.DataFrame({"transcript_id": ids, "split": [split] * len(ids), "value": [value] * len(ids)})
+
+
+def test_write_then_read_round_trips_with_partitions(warehouse_dir: Path) -> None:
+    wh = Warehouse(warehouse_dir)
+    data = pl.concat([frame(["work_2", "work_1"], "a"), frame(["science_1"], "b", "scientists")])
+    written = wh.write_partitioned("t", data, partition_by="split", sort_by=["transcript_id"])
+    assert [p.relative_to(warehouse_dir).as_posix() for p in written] == ["t/split=scientists/part-0.parquet", "t/split=workforce/part-0.parquet"]
+    back = wh.read("t", columns=["transcript_id", "split", "value"]).sort("transcript_id")
+    assert back.rows() == [("science_1", "scientists", "b"), ("work_1", "workforce", "a"), ("work_2", "workforce", "a")]
+    assert wh.read("t", partitions=["scientists"]).height == 1
+    assert wh.read("missing") is None
+
+
+def test_a_failed_write_leaves_the_previous_file_intact(warehouse_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wh = Warehouse(warehouse_dir)
+    wh.write_partitioned("t", frame(["work_1"], "old"), partition_by="split", sort_by=["transcript_id"])
+    target = warehouse_dir / "t" / "split=workforce" / "part-0.parquet"
+    before = target.read_bytes()
+
+    def crash(table, where, **kwargs):
+        Path(where).write_bytes(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(wh_module.pq, "write_table", crash)
+    with pytest.raises(OSError, match="disk full"):
+        wh.write_partitioned("t", frame(["work_1", "work_2"], "new"), partition_by="split", sort_by=["transcript_id"])
+    assert target.read_bytes() == before
+    assert pq.read_table(target).num_rows == 1
+    assert list((warehouse_dir / "_staging").iterdir()) == []
+
+
+def test_clear_staging_removes_leftovers_of_a_killed_run(warehouse_dir: Path) -> None:
+    (warehouse_dir / "_staging").mkdir()
+    (warehouse_dir / "_staging" / "turns-abc.parquet").write_bytes(b"partial")
+    assert Warehouse(warehouse_dir).clear_staging() == 1
+    assert list((warehouse_dir / "_staging").iterdir()) == []
+
+
+def test_upsert_replaces_by_key_and_keeps_the_rest() -> None:
+    existing = pl.concat([frame(["work_1", "work_2"], "old")])
+    merged = upsert(existing, frame(["work_2", "work_3"], "new"), "transcript_id").sort("transcript_id")
+    assert merged.select("transcript_id", "value").rows() == [("work_1", "old"), ("work_2", "new"), ("work_3", "new")]
+    again = upsert(merged, frame(["work_2", "work_3"], "new"), "transcript_id").sort("transcript_id")
+    assert again.equals(merged)
+
+
+def test_carry_forward_keeps_first_seen_time_only_for_unchanged_rows() -> None:
+    t0, t1 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
+    existing = pl.DataFrame({"transcript_id": ["a", "b"], "sha": ["1", "2"], "at": [t0, t0]})
+    batch = pl.DataFrame({"transcript_id": ["a", "b", "c"], "sha": ["1", "changed", "3"], "at": [t1, t1, t1]})
+    out = carry_forward(batch, existing, column="at", key=["transcript_id"], unchanged_if=["sha"])
+    assert out.sort("transcript_id")["at"].to_list() == [t0, t1, t1]
