@@ -25,7 +25,7 @@ $(DAGSTER_HOME)/dagster.yaml:
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## materialize every asset: data/raw -> data/warehouse
 	$(BIN)/etl-project run
 
-test: $(STAMP)  ## the whole test suite
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## the whole test suite
 	$(BIN)/python -m pytest
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI on http://127.0.0.1:3000

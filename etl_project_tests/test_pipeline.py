@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,10 +57,10 @@ def test_definitions_load_with_every_table_asset() -> None:
     assert {"raw_transcripts", "repaired_transcripts", "transcripts", "turns", "theme_flags", "quarantine"} <= keys
 
 
-def test_dagster_definitions_validate_passes() -> None:
+def test_dagster_definitions_validate_passes(tmp_path: Path) -> None:
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
