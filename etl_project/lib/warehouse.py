@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -174,3 +175,64 @@ def carry_forward(batch: pl.DataFrame, existing: pl.DataFrame | None, *, column:
         .with_columns(pl.coalesce("_previous", column).alias(column))
         .drop("_previous")
     )
+
+
+class ContractViolation(ValueError):
+    """Rows about to be written break the table's contract; nothing was written."""
+
+    def __init__(self, table: str, failure_cases: pl.DataFrame):
+        super().__init__(f"{table}: rows about to be written break the contract; nothing was written")
+        self.table = table
+        self.failure_cases = failure_cases
+
+
+@dataclass(frozen=True)
+class Published:
+    """What one upsert did to a table."""
+
+    table: str
+    rows_in_batch: int
+    rows_in_touched_partitions: int
+    files: list[Path]
+    merged: pl.DataFrame
+
+
+def publish_table(
+    warehouse: Warehouse,
+    *,
+    table: str,
+    model: type,
+    batch: pl.DataFrame,
+    key: Sequence[str],
+    sort_by: Sequence[str],
+    partition_by: str | None = "split",
+    replaces: pl.DataFrame | None = None,
+    carry: tuple[str, Sequence[str]] | None = None,
+) -> Published:
+    """Upsert ``batch`` into ``table``: read the touched partitions, merge, validate, write.
+
+    ``replaces`` (a frame of key-column values, e.g. source files read this run)
+    names existing rows to drop besides the batch's own keys; ``carry`` =
+    (column, unchanged_if) keeps first-seen timestamps of unchanged rows. The
+    merged rows are validated against ``model`` (a pandera model) before any
+    file is touched: a violation raises :class:`ContractViolation`.
+    """
+    import pandera.errors
+
+    key = list(key)
+    partitions = None if partition_by is None else batch.get_column(partition_by).unique().to_list()
+    existing = None if partitions == [] else warehouse.read(table, partitions=partitions)
+    if existing is not None:
+        existing = existing.select(batch.columns)
+    if carry is not None:
+        batch = carry_forward(batch, existing, column=carry[0], key=key, unchanged_if=list(carry[1]))
+    merged = upsert(existing, batch, key)
+    if replaces is not None and existing is not None:
+        stale = existing.join(replaces, on=replaces.columns, how="semi").join(batch.select(key), on=key, how="anti")
+        merged = merged.join(stale.select(key), on=key, how="anti")
+    try:
+        model.validate(merged, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        raise ContractViolation(table, exc.failure_cases) from exc
+    files = warehouse.write_partitioned(table, merged, partition_by=partition_by, sort_by=sort_by)
+    return Published(table, batch.height, merged.height, files, merged)

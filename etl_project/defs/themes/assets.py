@@ -7,17 +7,13 @@ import polars as pl
 from etl_project.defs.resources import WarehouseResource
 from etl_project.defs.warehouse.assets import contract_check, publish
 from etl_project.lib.themes import METHOD, METHOD_VERSION, flag_themes
-from etl_project.schemas import ThemeFlagsModel
 
 
 @dg.asset(group_name="themes", kinds={"parquet"}, check_specs=[contract_check("theme_flags")])
 def theme_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResource, staged_turns: pl.DataFrame) -> dg.MaterializeResult:
     """One row per transcript: 14 boolean theme flags with evidence (turn index and quote) for each true flag."""
     flags = flag_themes(staged_turns)
-    result = publish(
-        context, warehouse.get(), table="theme_flags", model=ThemeFlagsModel, batch=flags,
-        key=["transcript_id"], sort_by=["transcript_id"],
-    )
+    result = publish(context, warehouse.get(), table="theme_flags", batch=flags)
     flag_columns = [c for c, t in flags.schema.items() if t == pl.Boolean]
     prevalence = {c: int(flags.get_column(c).sum()) for c in flag_columns}
     return dg.MaterializeResult(
