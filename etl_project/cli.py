@@ -1,14 +1,62 @@
-"""``etl-project``: run the pipeline from a terminal, without the UI."""
+"""``etl-project``: run the pipeline and look at the warehouse from a terminal, without the UI.
+
+Commands:
+
+- ``run``: materialize every asset (raw folder -> warehouse), a line per step as it
+  finishes, then a summary;
+- ``status``: what is in the warehouse (rows per table and split, read from the
+  Parquet files), the last run recorded in the Dagster instance, the quarantine size;
+- ``quarantine``: the quarantined inputs and why.
+
+Exit codes: 0 done (also when inputs were quarantined), 1 the run failed,
+2 it could not start (missing raw folder, unwritable warehouse, bad arguments),
+130 interrupted (Ctrl-C).
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
+import shutil
+import signal
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# The project root without importing Dagster (etl_project.definitions.PROJECT_ROOT is the same path),
+# so the error paths and the read-only commands answer quickly.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TABLE_NAMES = ("transcripts", "turns", "theme_flags", "quarantine")
+SPLIT_ORDER = ("workforce", "creatives", "scientists", "unknown")
+PART_GLOB = "**/*.parquet"
+INTERRUPTED_MESSAGE = "etl-project: interrupted; the warehouse keeps its previous state"
+
+
+def raw_root() -> Path:
+    return Path(os.environ.get("ETL_RAW_DIR") or PROJECT_ROOT / "data" / "raw")
+
+
+def warehouse_root() -> Path:
+    return Path(os.environ.get("ETL_WAREHOUSE_DIR") or PROJECT_ROOT / "data" / "warehouse")
+
+
+def dagster_home() -> Path | None:
+    """``$DAGSTER_HOME``, else the project's ``.dagster_home`` (what ``make`` uses) when it exists."""
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        return Path(home)
+    default = PROJECT_ROOT / ".dagster_home"
+    return default if default.is_dir() else None
+
+
+def error(message: str) -> None:
+    print(f"etl-project: {message}", file=sys.stderr)
 
 
 def _instance():
@@ -25,25 +73,165 @@ def _metadata_value(value):
     return getattr(value, "value", value)
 
 
+# ------------------------------------------------------------------ run: pre-flight
+
+
+def check_writable(root: Path) -> str | None:
+    """None when files can be created in ``root`` (created if missing), else why not."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".etl-project-write-test-"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+class Snapshot:
+    """Hard links to every table file, so an interrupted run can put the warehouse back.
+
+    Writes replace files with ``os.replace`` (a new inode), so a hard link keeps
+    the old version at no copy cost. ``restore`` puts every old file back and
+    removes files the interrupted run created; ``discard`` drops the links.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.dir = root / f"_snapshot-{uuid.uuid4().hex[:12]}"
+        self.files: list[Path] = []
+        self.ok = True
+        try:
+            for table in TABLE_NAMES:
+                for path in sorted((root / table).glob(PART_GLOB)):
+                    link = self.dir / path.relative_to(root)
+                    link.parent.mkdir(parents=True, exist_ok=True)
+                    os.link(path, link)
+                    self.files.append(path.relative_to(root))
+        except OSError:  # no hard links on this filesystem: run without the safety net
+            self.ok = False
+            self.discard()
+
+    def restore(self) -> None:
+        if not self.ok:
+            return
+        before = set(self.files)
+        for table in TABLE_NAMES:
+            for path in (self.root / table).glob(PART_GLOB):
+                if path.relative_to(self.root) not in before:
+                    path.unlink(missing_ok=True)
+                    if path.parent != self.root / table and not any(path.parent.iterdir()):
+                        path.parent.rmdir()
+        for rel in self.files:
+            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.dir / rel, self.root / rel)
+        self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ run: progress
+
+
+class Progress:
+    """Prints a line per step as it finishes, from the run's Dagster event stream."""
+
+    def __init__(self, total_steps: int, stream=None, enabled: bool = True):
+        self.total = total_steps
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.started_at: dict[str, float] = {}
+        self.rows: dict[str, list[str]] = {}
+        self.finished = 0
+        self.run_started = time.perf_counter()
+        self.failed_steps: list[str] = []
+        self.interrupted = False
+
+    def __call__(self, entry) -> None:
+        try:
+            self.on_event(entry)
+        except Exception as exc:  # the display must never break a run
+            self.write(f"  (progress display failed: {exc!r})")
+            self.enabled = False
+
+    def on_event(self, entry) -> None:
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            return
+        step = event.step_key
+        if event.is_step_start:
+            self.started_at[step] = entry.timestamp
+        elif event.event_type_value == "ASSET_MATERIALIZATION":
+            mat = event.event_specific_data.materialization
+            meta = mat.metadata
+            rows = meta.get("dagster/row_count", meta.get("rows"))
+            if rows is not None:
+                self.rows.setdefault(step, []).append(f"{mat.asset_key.to_user_string()} {_metadata_value(rows)}")
+        elif event.is_step_success or event.is_step_failure:
+            self.finished += 1
+            took = entry.timestamp - self.started_at.get(step, entry.timestamp)
+            if event.is_step_failure:
+                self.failed_steps.append(step)
+                err = getattr(event.event_specific_data, "error", None)
+                if err is not None and "Interrupted" in (err.cls_name or ""):
+                    self.interrupted = True
+            state = "done" if event.is_step_success else "FAILED"
+            detail = ", ".join(self.rows.get(step, []))
+            self.write(f"  [{self.finished}/{self.total}] {step:<22} {state:<6} {took:5.1f} s" + (f"   {detail}" if detail else ""))
+
+    def write(self, line: str) -> None:
+        if self.enabled:
+            print(line, file=self.stream, flush=True)
+
+
+# ------------------------------------------------------------------ run
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    from etl_project.definitions import PROJECT_ROOT, defs
-
-    raw_root = Path(os.environ.get("ETL_RAW_DIR") or PROJECT_ROOT / "data" / "raw")
-    if not raw_root.is_dir():
-        print(f"etl-project: raw folder {raw_root} does not exist (set ETL_RAW_DIR)", file=sys.stderr)
+    raw, warehouse = raw_root(), warehouse_root()
+    if not raw.is_dir():
+        error(f"raw folder {raw} does not exist (set ETL_RAW_DIR)")
         return EXIT_USAGE
+    why = check_writable(warehouse)
+    if why:
+        error(f"cannot write to the warehouse {warehouse} ({why}); set ETL_WAREHOUSE_DIR to a writable folder")
+        return EXIT_USAGE
+
+    from dagster._core.utils import make_new_run_id
+
+    from etl_project.definitions import defs
+
     job = defs.resolve_job_def("warehouse_job")
+    instance = _instance()
+    run_id = make_new_run_id()
+    progress = Progress(len(job.graph.nodes), enabled=not args.no_progress)
+    instance.add_event_listener(run_id, progress)
     run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
-    result = job.execute_in_process(run_config=run_config, instance=_instance(), raise_on_error=False)
+    progress.write(f"etl-project run: {raw} -> {warehouse}")
+    snapshot = Snapshot(warehouse)
+    result = None
+    try:
+        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False, run_id=run_id)
+    except KeyboardInterrupt:
+        progress.interrupted = True
+    finally:
+        if progress.interrupted or result is None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the restore halfway
+            snapshot.restore()
+        else:
+            snapshot.discard()
+    if progress.interrupted:
+        print(INTERRUPTED_MESSAGE, file=sys.stderr)
+        return EXIT_INTERRUPTED
     meta: dict[str, dict] = {}
     for event in result.get_asset_materialization_events():
         mat = event.event_specific_data.materialization
         meta[mat.asset_key.to_user_string()] = {k: _metadata_value(v) for k, v in mat.metadata.items()}
     elapsed = time.perf_counter() - started
     if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        print(f"etl-project: run failed in step(s) {', '.join(failed) or '?'}; see the log above", file=sys.stderr)
+        failed = progress.failed_steps or [e.step_key for e in result.all_events if e.is_step_failure]
+        error(f"run failed in step(s) {', '.join(failed) or '?'}; see the log above (run id {run_id})")
         return EXIT_FAILED
 
     def get(asset: str, key: str, default=0):
@@ -57,19 +245,175 @@ def run(args: argparse.Namespace) -> int:
     print(f"  quarantined           {get('rejected_inputs', 'rows')} this run; {get('quarantine', 'dagster/row_count')} in the quarantine")
     print(f"  repairs made          {get('repaired_transcripts', 'repairs_made')} lines in {get('repaired_transcripts', 'transcripts_repaired')} transcripts")
     print(f"  time taken            {elapsed:.1f} s")
-    print(f"  warehouse             {get('transcripts', 'path', '?').rsplit('/', 1)[0]}")
+    print(f"  warehouse             {warehouse}")
     return EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="etl-project", description=__doc__)
+# ------------------------------------------------------------------ status
+
+
+def table_counts(root: Path) -> dict[str, dict]:
+    """Rows per table and partition, from the Parquet footers (no data read)."""
+    import pyarrow.parquet as pq
+
+    tables: dict[str, dict] = {}
+    for table in TABLE_NAMES:
+        files = sorted((root / table).glob(PART_GLOB))
+        by_split: dict[str, int] = {}
+        newest = None
+        for f in files:
+            rows = pq.read_metadata(f).num_rows
+            key, _, value = f.parent.name.partition("=")
+            split = value if key == "split" else None
+            if split is not None:
+                by_split[split] = by_split.get(split, 0) + rows
+            newest = max(newest or 0.0, f.stat().st_mtime)
+        total = sum(pq.read_metadata(f).num_rows for f in files) if not by_split else sum(by_split.values())
+        order = {s: i for i, s in enumerate(SPLIT_ORDER)}
+        tables[table] = {
+            "files": len(files),
+            "rows": total,
+            "rows_by_split": dict(sorted(by_split.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))),
+            "updated_at": _iso(newest) if newest else None,
+        }
+    return tables
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def last_run() -> dict | None:
+    """The newest run recorded in the Dagster instance, or None (no instance, no runs)."""
+    home = dagster_home()
+    if home is None or not home.is_dir():
+        return None
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        records = instance.get_run_records(limit=1)
+    finally:
+        instance.dispose()
+    if not records:
+        return None
+    record = records[0]
+    run = record.dagster_run
+    start, end = record.start_time, record.end_time
+    return {
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "status": run.status.value,
+        "started_at": _iso(start or record.create_timestamp.timestamp()),
+        "ended_at": _iso(end),
+        "seconds": round(end - start, 1) if start and end else None,
+        "dagster_home": str(home),
+    }
+
+
+def status(args: argparse.Namespace) -> int:
+    root = warehouse_root()
+    tables = table_counts(root) if root.is_dir() else {t: {"files": 0, "rows": 0, "rows_by_split": {}, "updated_at": None} for t in TABLE_NAMES}
+    run_info = last_run()
+    report = {"warehouse": str(root), "exists": root.is_dir(), "tables": tables, "quarantine_rows": tables["quarantine"]["rows"], "last_run": run_info}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    print(f"warehouse   {root}")
+    if not any(t["files"] for t in tables.values()):
+        print("            no tables yet (run `etl-project run`)")
+    else:
+        splits = [s for s in SPLIT_ORDER if any(s in t["rows_by_split"] for t in tables.values())]
+        splits += sorted({s for t in tables.values() for s in t["rows_by_split"]} - set(splits))
+        header = f"  {'table':<12}" + "".join(f"{s:>12}" for s in splits) + f"{'total':>10}   updated (UTC)"
+        print(header)
+        for name, t in tables.items():
+            cells = "".join(f"{(t['rows_by_split'][s] if s in t['rows_by_split'] else '-')!s:>12}" for s in splits)
+            if not t["rows_by_split"]:
+                cells = "".join(f"{'':>12}" for _ in splits)
+            updated = (t["updated_at"] or "-").replace("T", " ").replace("+00:00", "")
+            print(f"  {name:<12}{cells}{t['rows']:>10}   {updated}")
+    print(f"quarantine  {tables['quarantine']['rows']} input(s)" + (" (see `etl-project quarantine`)" if tables["quarantine"]["rows"] else ""))
+    if run_info is None:
+        home = dagster_home()
+        print(f"last run    none recorded ({'no Dagster instance; set DAGSTER_HOME' if home is None else f'in {home}'})")
+    else:
+        took = f", took {run_info['seconds']} s" if run_info["seconds"] is not None else ""
+        started_at = (run_info["started_at"] or "?").replace("T", " ").replace("+00:00", " UTC")
+        print(f"last run    {run_info['status']}, started {started_at}{took} (job {run_info['job']}, run {run_info['run_id'][:8]})")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ quarantine
+
+
+QUARANTINE_COLUMNS = ("source_file", "source_record", "transcript_id", "reason", "detected_at")
+
+
+def quarantine(args: argparse.Namespace) -> int:
+    import pyarrow.parquet as pq
+
+    path = warehouse_root() / "quarantine" / "part-0.parquet"
+    rows: list[dict] = []
+    if path.is_file():
+        rows = pq.read_table(path, columns=list(QUARANTINE_COLUMNS)).to_pylist()
+    for row in rows:
+        row["detected_at"] = row["detected_at"].isoformat() if row["detected_at"] else None
+    limit = args.limit if args.limit is not None else (0 if args.json else 20)
+    if limit < 0:
+        error("--limit must be 0 (all) or more")
+        return EXIT_USAGE
+    shown = rows if limit == 0 else rows[:limit]
+    if args.json:
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not rows:
+        print(f"the quarantine is empty ({path if path.is_file() else 'no quarantine file yet in ' + str(warehouse_root())})")
+        return EXIT_OK
+    print(f"{len(rows)} quarantined input(s) in {path}" + (f"; showing {len(shown)} (--limit 0 for all)" if len(shown) < len(rows) else ""))
+    file_w = min(40, max(len("source_file"), *(len(r["source_file"]) for r in shown)))
+    rec_w = max(len("record"), *(len(r["source_record"]) for r in shown))
+    id_w = min(30, max(len("id"), *(len(r["transcript_id"] or "-") for r in shown)))
+    print(f"{'source_file':<{file_w}}  {'record':<{rec_w}}  {'id':<{id_w}}  {'detected_at (UTC)':<19}  reason")
+    for r in shown:
+        detected = (r["detected_at"] or "-")[:19].replace("T", " ")
+        print(f"{r['source_file']:<{file_w}}  {r['source_record']:<{rec_w}}  {(r['transcript_id'] or '-'):<{id_w}}  {detected:<19}  {r['reason']}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="etl-project",
+        description="Run the transcript pipeline and inspect the warehouse. Folders: ETL_RAW_DIR, ETL_WAREHOUSE_DIR, DAGSTER_HOME.",
+        epilog="exit codes: 0 ok, 1 run failed, 2 could not start, 130 interrupted",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="materialize every asset: raw folder -> warehouse, then print a summary")
     run_parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="Dagster log level on the console (default WARNING)")
-    args = parser.parse_args(argv)
-    if args.command == "run":
-        return run(args)
-    return EXIT_USAGE
+    run_parser.add_argument("--no-progress", action="store_true", help="no line per step on stderr, only the summary")
+    status_parser = commands.add_parser("status", help="rows per table and split, last run, quarantine size")
+    status_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    q_parser = commands.add_parser("quarantine", help="list the quarantined inputs and why")
+    q_parser.add_argument("--limit", type=int, default=None, help="show at most N rows, 0 = all (default 20; all with --json)")
+    q_parser.add_argument("--json", action="store_true", help="a JSON list of {source_file, source_record, transcript_id, reason, detected_at}")
+    return parser
+
+
+COMMANDS = {"run": run, "status": status, "quarantine": quarantine}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(INTERRUPTED_MESSAGE if args.command == "run" else "etl-project: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

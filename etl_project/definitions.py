@@ -8,7 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 from etl_project.defs.ingest.assets import raw_transcripts
-from etl_project.defs.resources import RawFolder, WarehouseResource
+from etl_project.defs.quality.checks import ALL_CHECKS
+from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
 from etl_project.defs.themes.assets import theme_flags
 from etl_project.defs.transform.assets import repaired_transcripts, staged_tables
 from etl_project.defs.warehouse.assets import quarantine, transcripts, turns
@@ -30,15 +31,18 @@ warehouse_job = dg.define_asset_job(
 )
 
 
+def build_resources() -> dict:
+    warehouse = WarehouseResource(root=path_setting("ETL_WAREHOUSE_DIR", PROJECT_ROOT / "data" / "warehouse"))
+    webhook = dg.EnvVar("ETL_ALERT_WEBHOOK_URL") if os.environ.get("ETL_ALERT_WEBHOOK_URL") else None
+    return {
+        "raw_folder": RawFolder(path=path_setting("ETL_RAW_DIR", PROJECT_ROOT / "data" / "raw")),
+        "warehouse": warehouse,
+        "alerter": Alerter(warehouse=warehouse, webhook_url=webhook),
+    }
+
+
 def build_definitions() -> dg.Definitions:
-    return dg.Definitions(
-        assets=ALL_ASSETS,
-        jobs=[warehouse_job],
-        resources={
-            "raw_folder": RawFolder(path=path_setting("ETL_RAW_DIR", PROJECT_ROOT / "data" / "raw")),
-            "warehouse": WarehouseResource(root=path_setting("ETL_WAREHOUSE_DIR", PROJECT_ROOT / "data" / "warehouse")),
-        },
-    )
+    return dg.Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS, jobs=[warehouse_job], resources=build_resources())
 
 
 defs = build_definitions()

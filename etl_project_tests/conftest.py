@@ -43,3 +43,28 @@ def warehouse_dir(tmp_path: Path) -> Path:
     path = tmp_path / "warehouse"
     path.mkdir()
     return path
+
+
+def resources_for(raw: Path, warehouse: Path, **alerter_options) -> dict:
+    from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
+
+    wh = WarehouseResource(root=str(warehouse))
+    return {"raw_folder": RawFolder(path=str(raw)), "warehouse": wh, "alerter": Alerter(warehouse=wh, **alerter_options)}
+
+
+def materialize_all(raw: Path, warehouse: Path, *, expect_success: bool = True, **alerter_options):
+    """Materialize every asset and check of the code location into ``warehouse``."""
+    import dagster as dg
+
+    from etl_project.definitions import ALL_ASSETS
+    from etl_project.defs.quality.checks import ALL_CHECKS
+
+    result = dg.materialize(
+        [*ALL_ASSETS, *ALL_CHECKS],
+        resources=resources_for(raw, warehouse, **alerter_options),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    if expect_success:
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return result

@@ -16,23 +16,16 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from etl_project.definitions import ALL_ASSETS, defs
-from etl_project.defs.resources import RawFolder, WarehouseResource
+from etl_project.definitions import defs
 from etl_project.lib.themes import THEME_FLAGS
 from etl_project.schemas import THEME_FLAG_COLUMNS, ThemeFlagsModel, TranscriptsModel, TurnsModel
-from etl_project_tests.conftest import DEV_LABELS, PROJECT_ROOT, SAMPLE_RAW, SIMPLE_DIALOG, md_transcript
+from etl_project_tests.conftest import DEV_LABELS, PROJECT_ROOT, SAMPLE_RAW, SIMPLE_DIALOG, materialize_all, md_transcript
 
 TABLES = ("transcripts", "turns", "theme_flags")
 
 
 def materialize(raw: Path, warehouse: Path) -> dg.ExecuteInProcessResult:
-    result = dg.materialize(
-        ALL_ASSETS,
-        resources={"raw_folder": RawFolder(path=str(raw)), "warehouse": WarehouseResource(root=str(warehouse))},
-        instance=dg.DagsterInstance.ephemeral(),
-    )
-    assert result.success
-    return result
+    return materialize_all(raw, warehouse)
 
 
 def read(warehouse: Path, table: str) -> pl.DataFrame:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import dagster as dg
 from pydantic import Field
 
+from etl_project.lib.alerts import Alert, send
 from etl_project.lib.readers import DEFAULT_MAX_FILE_BYTES
 from etl_project.lib.transform import DEFAULT_MAX_TRANSCRIPT_CHARS
 from etl_project.lib.warehouse import Warehouse
@@ -35,3 +37,18 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def get(self) -> Warehouse:
         return Warehouse(self.root)
+
+
+class Alerter(dg.ConfigurableResource):
+    """Where alerts go: ``<warehouse>/_alerts/alerts.jsonl`` plus the Dagster log, and a webhook if set."""
+
+    warehouse: WarehouseResource
+    webhook_url: Optional[str] = Field(default=None, description="Slack-compatible incoming webhook (ETL_ALERT_WEBHOOK_URL); none by default.")
+
+    @property
+    def alerts_file(self) -> Path:
+        return Path(self.warehouse.root) / "_alerts" / "alerts.jsonl"
+
+    def raise_alert(self, log, alert: Alert) -> None:
+        (log.error if alert.severity == "ERROR" else log.warning)("ALERT %s", alert.text())
+        send(alert, alerts_file=self.alerts_file, webhook_url=self.webhook_url)

@@ -5,7 +5,8 @@ import dagster as dg
 import polars as pl
 
 from etl_project.defs.metadata import column_schema, counts_by, preview
-from etl_project.defs.resources import WarehouseResource
+from etl_project.defs.resources import Alerter, WarehouseResource
+from etl_project.lib.alerts import Alert
 from etl_project.lib.warehouse import ContractViolation, Warehouse, publish_table
 from etl_project.lib.pipeline import TABLES
 
@@ -55,7 +56,7 @@ def transcripts(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     return publish(context, warehouse.get(), table="transcripts", batch=staged_transcripts)
 
 
-@dg.asset(group_name="warehouse", kinds={"parquet"}, check_specs=[contract_check("turns")])
+@dg.asset(group_name="warehouse", kinds={"parquet"}, check_specs=[contract_check("turns")], deps=["staged_transcripts"])
 def turns(context: dg.AssetExecutionContext, warehouse: WarehouseResource, staged_turns: pl.DataFrame) -> dg.MaterializeResult:
     """One row per speaker turn, in interview order. Partitioned by split."""
     return publish(context, warehouse.get(), table="turns", batch=staged_turns)
@@ -63,14 +64,34 @@ def turns(context: dg.AssetExecutionContext, warehouse: WarehouseResource, stage
 
 @dg.asset(group_name="warehouse", kinds={"parquet"}, check_specs=[contract_check("quarantine")])
 def quarantine(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, rejected_inputs: pl.DataFrame, raw_transcripts: pl.DataFrame
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    alerter: Alerter,
+    rejected_inputs: pl.DataFrame,
+    raw_transcripts: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """Every input that could not become a valid transcript, with the reason. Not partitioned.
 
     The rows of a file read in this run replace that file's earlier rows (a
     fixed file leaves the quarantine); files not read in this run keep theirs.
+    Rows not seen before raise one alert per run.
     """
     seen = raw_transcripts.select("source_file").unique()
-    for row in rejected_inputs.select("source_file", "source_record", "reason").iter_rows():
-        context.log.warning("quarantined %s %s: %s", *row)
-    return publish(context, warehouse.get(), table="quarantine", batch=rejected_inputs, replaces=seen)
+    before = warehouse.get().read("quarantine")
+    new = rejected_inputs if before is None else rejected_inputs.join(
+        before, on=["source_file", "source_record", "source_sha256", "reason"], how="anti", nulls_equal=True
+    )
+    result = publish(context, warehouse.get(), table="quarantine", batch=rejected_inputs, replaces=seen)
+    if new.height:
+        listed = new.select("source_file", "source_record", "transcript_id", "reason").head(20).to_dicts()
+        alerter.raise_alert(
+            context.log,
+            Alert(
+                kind="quarantine",
+                severity="WARN",
+                summary=f"{new.height} new input(s) quarantined, e.g. {listed[0]['source_file']}: {listed[0]['reason']}",
+                details={"new_rows": new.height, "examples": listed},
+                run_id=context.run.run_id,
+            ),
+        )
+    return dg.MaterializeResult(metadata={**result.metadata, "new_rows": new.height}, check_results=result.check_results)
