@@ -136,8 +136,9 @@ class Snapshot:
 class Progress:
     """Prints a line per step as it finishes, from the run's Dagster event stream."""
 
-    def __init__(self, total_steps: int, stream=None, enabled: bool = True):
-        self.total = total_steps
+    def __init__(self, steps: list[str], stream=None, enabled: bool = True):
+        self.total = len(steps)
+        self.width = max((len(s) for s in steps), default=10)
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.started_at: dict[str, float] = {}
@@ -177,11 +178,31 @@ class Progress:
                     self.interrupted = True
             state = "done" if event.is_step_success else "FAILED"
             detail = ", ".join(self.rows.get(step, []))
-            self.write(f"  [{self.finished}/{self.total}] {step:<22} {state:<6} {took:5.1f} s" + (f"   {detail}" if detail else ""))
+            counter = f"[{self.finished}/{self.total}]"
+            self.write(f"  {counter:>{2 * len(str(self.total)) + 3}} {step:<{self.width}}  {state:<6} {took:5.1f} s" + (f"   {detail}" if detail else ""))
 
     def write(self, line: str) -> None:
         if self.enabled:
             print(line, file=self.stream, flush=True)
+
+
+def _quiet_about_interrupts(record) -> bool:
+    """Drop Dagster's stack traces of an interrupted step: the CLI says it in one line."""
+    return "DagsterExecutionInterruptedError" not in record.getMessage()
+
+
+def console_logger_def():
+    """Dagster's coloured console logger (same config), minus the Ctrl-C stack traces."""
+    import dagster as dg
+
+    base = dg.colored_console_logger
+
+    def init(context):
+        logger = base.logger_fn(context)
+        logger.addFilter(_quiet_about_interrupts)
+        return logger
+
+    return dg.LoggerDefinition(init, config_schema=base.config_schema, description=base.description)
 
 
 # ------------------------------------------------------------------ run
@@ -202,10 +223,10 @@ def run(args: argparse.Namespace) -> int:
 
     from etl_project.definitions import defs
 
-    job = defs.resolve_job_def("warehouse_job")
+    job = defs.resolve_job_def("warehouse_job").with_logger_defs({"console": console_logger_def()})
     instance = _instance()
     run_id = make_new_run_id()
-    progress = Progress(len(job.graph.nodes), enabled=not args.no_progress)
+    progress = Progress([node.name for node in job.graph.nodes], enabled=not args.no_progress)
     instance.add_event_listener(run_id, progress)
     run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
     progress.write(f"etl-project run: {raw} -> {warehouse}")

@@ -46,11 +46,21 @@ def test_a_failed_write_leaves_the_previous_file_intact(warehouse_dir: Path, mon
     assert list((warehouse_dir / "_staging").iterdir()) == []
 
 
-def test_clear_staging_removes_leftovers_of_a_killed_run(warehouse_dir: Path) -> None:
-    (warehouse_dir / "_staging").mkdir()
-    (warehouse_dir / "_staging" / "turns-abc.parquet").write_bytes(b"partial")
-    assert Warehouse(warehouse_dir).clear_staging() == 1
-    assert list((warehouse_dir / "_staging").iterdir()) == []
+def test_clear_staging_removes_leftovers_of_dead_writers_only(warehouse_dir: Path) -> None:
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        (warehouse_dir / "_staging").mkdir()
+        (warehouse_dir / "_staging" / f"turns-{dead.pid}-abc.parquet").write_bytes(b"partial")
+        (warehouse_dir / "_staging" / f"turns-{live.pid}-def.parquet").write_bytes(b"being written")
+        assert Warehouse(warehouse_dir).clear_staging() == 1
+        assert [p.name for p in (warehouse_dir / "_staging").iterdir()] == [f"turns-{live.pid}-def.parquet"]
+    finally:
+        live.kill()
+        live.wait()
 
 
 def test_upsert_replaces_by_key_and_keeps_the_rest() -> None:

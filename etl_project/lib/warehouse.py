@@ -109,7 +109,7 @@ class Warehouse:
     def _replace_file(self, target: Path, frame: pl.DataFrame, table: str) -> Path:
         staging = self.root / STAGING
         staging.mkdir(parents=True, exist_ok=True)
-        tmp = staging / f"{table}-{uuid.uuid4().hex}.parquet"
+        tmp = staging / f"{table}-{os.getpid()}-{uuid.uuid4().hex}.parquet"
         try:
             pq.write_table(
                 to_arrow(frame, table),
@@ -127,15 +127,33 @@ class Warehouse:
         return target
 
     def clear_staging(self) -> int:
-        """Remove leftovers of interrupted writes; returns how many files were removed."""
+        """Remove leftovers of writers that died mid-write; returns how many files were removed.
+
+        A staging file is named ``<table>-<pid>-<uuid>.parquet``; it is a leftover
+        when its process no longer runs. Files of live writers are left alone.
+        """
         staging = self.root / STAGING
         if not staging.is_dir():
             return 0
         removed = 0
         for leftover in staging.iterdir():
+            parts = leftover.name.split("-")
+            pid = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
+            if pid is not None and pid != os.getpid() and _alive(pid):
+                continue
             leftover.unlink(missing_ok=True)
             removed += 1
         return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fsync_dir(path: Path) -> None:
@@ -220,6 +238,7 @@ def publish_table(
     import pandera.errors
 
     key = list(key)
+    warehouse.clear_staging()
     partitions = None if partition_by is None else batch.get_column(partition_by).unique().to_list()
     existing = None if partitions == [] else warehouse.read(table, partitions=partitions)
     if existing is not None:
