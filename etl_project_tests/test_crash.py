@@ -63,7 +63,7 @@ def snapshot(warehouse: Path) -> dict[str, pl.DataFrame]:
 
 
 def readable_everywhere(warehouse: Path) -> None:
-    for path in warehouse.glob("*/**/part-0.parquet"):
+    for path in warehouse.glob("*/**/part-*.parquet"):
         pq.read_table(path)  # every published file is a whole Parquet file
     for table in TABLES:
         duckdb.sql(f"select count(*) from read_parquet('{warehouse}/{table}/**/*.parquet', hive_partitioning = true)").fetchall()
@@ -75,7 +75,7 @@ def test_killed_write_stage_leaves_old_or_new_files_and_next_run_completes(tmp_p
     raw.mkdir()
     write_batch(raw, ["work_0001", "creativity_0001", "science_0001"])
     run_core(raw, warehouse)
-    files_before = {p: p.read_bytes() for p in warehouse.glob("*/**/part-0.parquet")}
+    files_before = {p: p.read_bytes() for p in warehouse.glob("*/**/part-*.parquet")}
 
     write_batch(raw, ["work_0002", "creativity_0002", "science_0002"])
     write_batch(raw, ["work_0001"], extra="\n\nAI: One more question?")
@@ -84,7 +84,7 @@ def test_killed_write_stage_leaves_old_or_new_files_and_next_run_completes(tmp_p
 
     readable_everywhere(warehouse)
     run_core(raw, clean)
-    expected_files = {p.relative_to(clean): p for p in clean.glob("*/**/part-0.parquet")}
+    expected_files = {p.relative_to(clean): p for p in clean.glob("*/**/part-*.parquet")}
     changed = 0
     for path, old_bytes in files_before.items():
         now = path.read_bytes()

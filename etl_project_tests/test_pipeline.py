@@ -126,14 +126,14 @@ def test_four_readers_agree_on_every_table(mixed_raw: Path, warehouse_dir: Path)
 
 def test_parquet_files_are_zstd_with_plain_types_and_version_metadata(mixed_raw: Path, warehouse_dir: Path) -> None:
     materialize(mixed_raw, warehouse_dir)
-    path = warehouse_dir / "theme_flags" / "split=workforce" / "part-0.parquet"
+    path = warehouse_dir / "theme_flags" / "split=workforce" / "part-b00000.parquet"
     meta = pq.read_metadata(path)
     assert meta.row_group(0).column(0).compression == "ZSTD"
     schema = pq.read_schema(path)
     assert {b"etl_project.schema_version", b"etl_project.pipeline_version"} <= set(schema.metadata)
     assert "large" not in str(schema) and "view" not in str(schema)
     assert "split" not in schema.names  # the partition value lives in the folder name only
-    ts = pq.read_schema(warehouse_dir / "transcripts" / "split=workforce" / "part-0.parquet").field("ingested_at").type
+    ts = pq.read_schema(warehouse_dir / "transcripts" / "split=workforce" / "part-b00000.parquet").field("ingested_at").type
     assert (ts.unit, ts.tz) == ("us", "UTC")
 
 

@@ -21,17 +21,18 @@ def test_write_then_read_round_trips_with_partitions(warehouse_dir: Path) -> Non
     wh = Warehouse(warehouse_dir)
     data = pl.concat([frame(["work_2", "work_1"], "a"), frame(["science_1"], "b", "scientists")])
     written = wh.write_partitioned("t", data, partition_by="split", sort_by=["transcript_id"])
-    assert [p.relative_to(warehouse_dir).as_posix() for p in written] == ["t/split=scientists/part-0.parquet", "t/split=workforce/part-0.parquet"]
+    assert [p.relative_to(warehouse_dir).as_posix() for p in written] == ["t/split=scientists/part-b00000.parquet", "t/split=workforce/part-b00000.parquet"]
     back = wh.read("t", columns=["transcript_id", "split", "value"]).sort("transcript_id")
     assert back.rows() == [("science_1", "scientists", "b"), ("work_1", "workforce", "a"), ("work_2", "workforce", "a")]
-    assert wh.read("t", partitions=["scientists"]).height == 1
+    assert wh.read("t", files=[("scientists", "b00000")]).height == 1
+    assert wh.read("t", files=[("scientists", "b00001")]) is None
     assert wh.read("missing") is None
 
 
 def test_a_failed_write_leaves_the_previous_file_intact(warehouse_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wh = Warehouse(warehouse_dir)
     wh.write_partitioned("t", frame(["work_1"], "old"), partition_by="split", sort_by=["transcript_id"])
-    target = warehouse_dir / "t" / "split=workforce" / "part-0.parquet"
+    target = warehouse_dir / "t" / "split=workforce" / "part-b00000.parquet"
     before = target.read_bytes()
 
     def crash(table, where, **kwargs):
@@ -77,3 +78,26 @@ def test_carry_forward_keeps_first_seen_time_only_for_unchanged_rows() -> None:
     batch = pl.DataFrame({"transcript_id": ["a", "b", "c"], "sha": ["1", "changed", "3"], "at": [t1, t1, t1]})
     out = carry_forward(batch, existing, column="at", key=["transcript_id"], unchanged_if=["sha"])
     assert out.sort("transcript_id")["at"].to_list() == [t0, t1, t1]
+
+
+def test_rows_are_bucketed_by_id_number_and_only_touched_buckets_are_rewritten(warehouse_dir: Path) -> None:
+    from etl_project.lib.warehouse import publish_table
+
+    wh = Warehouse(warehouse_dir)
+    schema = {"transcript_id": pl.String, "split": pl.String, "value": pl.String}
+    first = pl.DataFrame({"transcript_id": ["work_1", "work_9999", "work_10000", "work_123456", "pilot"], "split": ["workforce"] * 4 + ["unknown"], "value": ["a"] * 5}, schema=schema)
+    wh.write_partitioned("t", first, partition_by="split", sort_by=["transcript_id"])
+    names = sorted(p.relative_to(warehouse_dir / "t").as_posix() for p in wh.partition_files("t"))
+    assert names == ["split=unknown/part-x.parquet", "split=workforce/part-b00000.parquet", "split=workforce/part-b00001.parquet", "split=workforce/part-b00012.parquet"]
+
+    class Model:  # publish_table only needs .validate
+        @staticmethod
+        def validate(frame, lazy=True):
+            return frame
+
+    untouched = {p: p.stat().st_mtime_ns for p in wh.partition_files("t") if "b00000" not in p.name}
+    done = publish_table(wh, table="t", model=Model, batch=pl.DataFrame({"transcript_id": ["work_2"], "split": ["workforce"], "value": ["b"]}, schema=schema), key=["transcript_id"], sort_by=["transcript_id"])
+    assert [p.name for p in done.files] == ["part-b00000.parquet"]
+    assert {p: p.stat().st_mtime_ns for p in untouched} == untouched
+    assert sorted(wh.read("t", files=[("workforce", "b00000")])["transcript_id"]) == ["work_1", "work_2", "work_9999"]
+    assert wh.read("t").height == 6

@@ -2,26 +2,35 @@
 
 Layout under the warehouse root::
 
-    transcripts/split=workforce/part-0.parquet
-    turns/split=creatives/part-0.parquet
-    theme_flags/split=scientists/part-0.parquet
+    transcripts/split=workforce/part-b00000.parquet   ids work_0 .. work_9999
+    transcripts/split=workforce/part-b00001.parquet   ids work_10000 .. work_19999
+    turns/split=creatives/part-b00000.parquet
+    theme_flags/split=scientists/part-b00000.parquet
     quarantine/part-0.parquet
     _staging/            (files being written; never read)
+    _locks/              (one lock file per table)
 
-Each partition is one zstd-compressed Parquet file with bounded row groups
-(analysts hate many small files). The partition column lives in the folder
-name only, as hive partitioning expects, so DuckDB, Spark, pyarrow, polars and
-pandas all read the same columns.
+Within a hive partition (``split=...``), rows are bucketed into files by the
+number in their id, 10,000 transcripts to a file: the sample is one file per
+split, 500,000 interviews are a few dozen files, never one per transcript
+(analysts hate small files). A batch of new interviews rewrites only the
+bucket files its ids fall in, so the cost of a run follows the new data, not
+the size of the warehouse. Files are zstd-compressed with bounded row groups;
+the partition column lives in the folder name only, as hive partitioning
+expects, so DuckDB, Spark, pyarrow, polars and pandas all read the same columns.
 
-A write is atomic per partition file: the new file is written and fsynced in
+A write is atomic per file: the new file is written and fsynced in
 ``_staging/`` on the same filesystem, then moved over the old one with
 ``os.replace``. A reader (or a crash) sees the old file or the new one, never a
-torn one. Writing is an *upsert*: rows of the batch replace the rows with the
-same key, other rows stay, so re-running on the same input changes nothing.
+torn one. Writing is an *upsert* under a per-table lock: rows of the batch
+replace the rows with the same key, other rows stay, so re-running on the same
+input changes nothing and concurrent runs do not lose each other's rows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import uuid
 from collections.abc import Sequence
@@ -35,8 +44,26 @@ import pyarrow.parquet as pq
 from etl_project import __version__
 from etl_project.schemas import SCHEMA_VERSION
 
-PART_FILE = "part-0.parquet"
+BUCKET_SIZE = 10_000
+BUCKET_COLUMN = "_bucket"
+UNBUCKETED = "0"
 STAGING = "_staging"
+LOCKS = "_locks"
+PART_FILE = "part-0.parquet"  # the one file of an unbucketed table (quarantine)
+
+
+def part_name(bucket: str) -> str:
+    return f"part-{bucket}.parquet"
+
+
+def bucket_of(transcript_id: pl.Expr) -> pl.Expr:
+    """File bucket of an id: ``b`` + (trailing number // 10,000), zero-padded; ``x`` for ids without a number."""
+    number = transcript_id.str.extract(r"([0-9]+)$", 1).cast(pl.Int64, strict=False)
+    return (
+        pl.when(number.is_null())
+        .then(pl.lit("x"))
+        .otherwise(pl.format("b{}", (number // BUCKET_SIZE).cast(pl.String).str.zfill(5)))
+    )
 ROWS_PER_GROUP = {"transcripts": 5_000, "turns": 100_000, "theme_flags": 100_000, "quarantine": 100_000}
 
 
@@ -76,34 +103,67 @@ class Warehouse:
         return self.root / table
 
     def partition_files(self, table: str) -> list[Path]:
-        return sorted(self.table_dir(table).glob(f"**/{PART_FILE}"))
+        return sorted(self.table_dir(table).glob("**/part-*.parquet"))
 
-    def read(self, table: str, *, columns: Sequence[str] | None = None, partitions: Sequence[str] | None = None) -> pl.DataFrame | None:
+    def read(
+        self,
+        table: str,
+        *,
+        columns: Sequence[str] | None = None,
+        files: Sequence[tuple[str | None, str]] | None = None,
+    ) -> pl.DataFrame | None:
         """The table (partition column restored), or None when it has no file yet.
 
-        ``partitions`` limits the read to those values of the partition column,
-        so an upsert costs the partitions it touches, not the whole warehouse.
+        ``files`` limits the read to those (partition value, bucket) files, so an
+        upsert costs the files it touches, not the whole warehouse.
         """
-        files = self.partition_files(table)
-        if partitions is not None:
-            wanted = {str(p) for p in partitions}
-            files = [f for f in files if f.parent.name.partition("=")[2] in wanted]
-        if not files:
+        paths = self.partition_files(table)
+        if files is not None:
+            wanted = {self._file(table, value, bucket) for value, bucket in files}
+            paths = [p for p in paths if p in wanted]
+        if not paths:
             return None
-        frame = pl.read_parquet([str(f) for f in files], hive_partitioning=True)
+        hive = paths[0].parent != self.table_dir(table)
+        frame = pl.read_parquet([str(p) for p in paths], hive_partitioning=hive)
         return frame if columns is None else frame.select(columns)
+
+    def _file(self, table: str, partition: str | None, bucket: str, partition_by: str = "split") -> Path:
+        folder = self.table_dir(table) if partition is None else self.table_dir(table) / f"{partition_by}={partition}"
+        return folder / part_name(bucket)
+
+    @contextlib.contextmanager
+    def locked(self, table: str):
+        """Hold the table's write lock (an advisory file lock) for a read-merge-write."""
+        locks = self.root / LOCKS
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{table}.lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # ------------------------------------------------------------ writing
 
-    def write_partitioned(self, table: str, frame: pl.DataFrame, *, partition_by: str | None, sort_by: Sequence[str]) -> list[Path]:
-        """Atomically replace each partition present in ``frame`` (others untouched)."""
+    def write_partitioned(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        *,
+        partition_by: str | None,
+        sort_by: Sequence[str],
+        bucket_by: str | None = "transcript_id",
+    ) -> list[Path]:
+        """Atomically replace each (partition, bucket) file present in ``frame``; other files stay."""
+        frame = frame.sort(sort_by).with_columns(
+            (bucket_of(pl.col(bucket_by)) if bucket_by else pl.lit(UNBUCKETED)).alias(BUCKET_COLUMN)
+        )
+        keys = [c for c in (partition_by, BUCKET_COLUMN) if c]
         written = []
-        if partition_by is None:
-            written.append(self._replace_file(self.table_dir(table) / PART_FILE, frame.sort(sort_by), table))
-            return written
-        for (value,), part in frame.sort(sort_by).group_by(partition_by, maintain_order=True):
-            target = self.table_dir(table) / f"{partition_by}={value}" / PART_FILE
-            written.append(self._replace_file(target, part.drop(partition_by), table))
+        for values, part in frame.group_by(keys, maintain_order=True):
+            partition, bucket = (values[0], values[1]) if partition_by else (None, values[0])
+            target = self._file(table, partition, bucket, partition_by or "split")
+            written.append(self._replace_file(target, part.drop(keys), table))
         return sorted(written)
 
     def _replace_file(self, target: Path, frame: pl.DataFrame, table: str) -> Path:
@@ -238,20 +298,28 @@ def publish_table(
     import pandera.errors
 
     key = list(key)
-    warehouse.clear_staging()
-    partitions = None if partition_by is None else batch.get_column(partition_by).unique().to_list()
-    existing = None if partitions == [] else warehouse.read(table, partitions=partitions)
-    if existing is not None:
-        existing = existing.select(batch.columns)
-    if carry is not None:
-        batch = carry_forward(batch, existing, column=carry[0], key=key, unchanged_if=list(carry[1]))
-    merged = upsert(existing, batch, key)
-    if replaces is not None and existing is not None:
-        stale = existing.join(replaces, on=replaces.columns, how="semi").join(batch.select(key), on=key, how="anti")
-        merged = merged.join(stale.select(key), on=key, how="anti")
-    try:
-        model.validate(merged, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        raise ContractViolation(table, exc.failure_cases) from exc
-    files = warehouse.write_partitioned(table, merged, partition_by=partition_by, sort_by=sort_by)
+    bucket_by = "transcript_id" if partition_by is not None else None
+    with warehouse.locked(table):
+        warehouse.clear_staging()
+        if bucket_by is None:
+            touched = None
+        else:
+            touched = batch.select(pl.col(partition_by), bucket_of(pl.col(bucket_by))).unique().rows()
+        existing = None if touched == [] else warehouse.read(table, files=touched)
+        if existing is not None:
+            existing = existing.select(batch.columns)
+        if carry is not None:
+            batch = carry_forward(batch, existing, column=carry[0], key=key, unchanged_if=list(carry[1]))
+        merged = upsert(existing, batch, key)
+        if replaces is not None and existing is not None:
+            stale = existing.join(replaces, on=replaces.columns, how="semi").join(batch.select(key), on=key, how="anti")
+            merged = merged.join(stale.select(key), on=key, how="anti")
+        try:
+            model.validate(merged, lazy=True)
+        except pandera.errors.SchemaErrors as exc:
+            raise ContractViolation(table, exc.failure_cases) from exc
+        if merged.is_empty() and bucket_by is not None:
+            files: list[Path] = []
+        else:
+            files = warehouse.write_partitioned(table, merged, partition_by=partition_by, sort_by=sort_by, bucket_by=bucket_by)
     return Published(table, batch.height, merged.height, files, merged)
