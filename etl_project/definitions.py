@@ -8,6 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 from etl_project.defs.ingest.assets import raw_transcripts
+from etl_project.defs.ingest.sensors import alert_on_run_failure, daily_safety_net, raw_folder_sensor
+from etl_project.defs.jobs import warehouse_job
 from etl_project.defs.quality.checks import ALL_CHECKS
 from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
 from etl_project.defs.themes.assets import theme_flags
@@ -24,12 +26,6 @@ def path_setting(variable: str, default: Path) -> str | dg.EnvVar:
 
 ALL_ASSETS = [raw_transcripts, repaired_transcripts, staged_tables, transcripts, turns, quarantine, theme_flags]
 
-warehouse_job = dg.define_asset_job(
-    "warehouse_job",
-    selection=dg.AssetSelection.all(),
-    description="Materialize every asset: data/raw -> data/warehouse.",
-)
-
 
 def build_resources() -> dict:
     warehouse = WarehouseResource(root=path_setting("ETL_WAREHOUSE_DIR", PROJECT_ROOT / "data" / "warehouse"))
@@ -42,7 +38,14 @@ def build_resources() -> dict:
 
 
 def build_definitions() -> dg.Definitions:
-    return dg.Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS, jobs=[warehouse_job], resources=build_resources())
+    return dg.Definitions(
+        assets=ALL_ASSETS,
+        asset_checks=ALL_CHECKS,
+        jobs=[warehouse_job],
+        sensors=[raw_folder_sensor, alert_on_run_failure],
+        schedules=[daily_safety_net],
+        resources=build_resources(),
+    )
 
 
 defs = build_definitions()

@@ -52,17 +52,27 @@ def resources_for(raw: Path, warehouse: Path, **alerter_options) -> dict:
     return {"raw_folder": RawFolder(path=str(raw)), "warehouse": wh, "alerter": Alerter(warehouse=wh, **alerter_options)}
 
 
-def materialize_all(raw: Path, warehouse: Path, *, expect_success: bool = True, **alerter_options):
-    """Materialize every asset and check of the code location into ``warehouse``."""
+def materialize_all(
+    raw: Path, warehouse: Path, *, expect_success: bool = True, reprocess: bool = False, instance=None, **alerter_options
+):
+    """Claim the pending raw files as a batch and materialize every asset and check for it."""
     import dagster as dg
 
     from etl_project.definitions import ALL_ASSETS
+    from etl_project.defs.ingest.partitions import ingest_batches
     from etl_project.defs.quality.checks import ALL_CHECKS
+    from etl_project.lib.batches import claim_pending
+    from etl_project.lib.warehouse import Warehouse
 
+    instance = instance or dg.DagsterInstance.ephemeral()
+    key, _ = claim_pending(Warehouse(warehouse), raw, everything=reprocess)
+    instance.add_dynamic_partitions(ingest_batches.name, [key])
     result = dg.materialize(
         [*ALL_ASSETS, *ALL_CHECKS],
         resources=resources_for(raw, warehouse, **alerter_options),
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance,
+        partition_key=key,
+        run_config={"ops": {"raw_transcripts": {"config": {"reprocess": reprocess}}}},
         raise_on_error=False,
     )
     if expect_success:

@@ -83,10 +83,26 @@ def test_rerun_on_the_same_input_gives_the_same_tables(mixed_raw: Path, warehous
     materialize(mixed_raw, warehouse_dir)
     first = {t: read(warehouse_dir, t).sort(pl.all()) for t in (*TABLES,)}
     first_q = pl.read_parquet(warehouse_dir / "quarantine" / "part-0.parquet")
+    for reprocess in (False, True):  # nothing pending; then every file read and written again
+        materialize_all(mixed_raw, warehouse_dir, reprocess=reprocess)
+        for table in TABLES:
+            assert read(warehouse_dir, table).sort(pl.all()).equals(first[table]), (table, reprocess)
+        assert pl.read_parquet(warehouse_dir / "quarantine" / "part-0.parquet").equals(first_q)
+
+
+def test_incremental_run_reads_only_new_or_changed_files(mixed_raw: Path, warehouse_dir: Path) -> None:
     materialize(mixed_raw, warehouse_dir)
-    for table in TABLES:
-        assert read(warehouse_dir, table).sort(pl.all()).equals(first[table]), table
-    assert pl.read_parquet(warehouse_dir / "quarantine" / "part-0.parquet").equals(first_q)
+    before = {p: p.stat().st_mtime_ns for p in warehouse_dir.glob("transcripts/**/*.parquet")}
+    (mixed_raw / "science_0002.md").write_text(md_transcript("science_0002"))
+    os.utime(mixed_raw / "creativity_0004.md")  # touched, same content: costs a hash, no rewrite
+    result = materialize(mixed_raw, warehouse_dir)
+    ingest = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "raw_transcripts")
+    meta = {k: v.value for k, v in ingest.materialization.metadata.items()}
+    assert (meta["files_in_batch"], meta["files_read"], meta["files_unchanged_skipped"], meta["records"]) == (2, 2, 1, 1)
+    after = {p: p.stat().st_mtime_ns for p in warehouse_dir.glob("transcripts/**/*.parquet")}
+    rewritten = sorted(p.parent.name for p in after if before.get(p) != after[p])
+    assert rewritten == ["split=scientists"]
+    assert read(warehouse_dir, "transcripts").height == 5
 
 
 def test_changed_source_replaces_and_removed_source_stays(mixed_raw: Path, warehouse_dir: Path) -> None:

@@ -88,13 +88,21 @@ class RawFile:
 # ---------------------------------------------------------------- discovery
 
 
-def discover(root: Path) -> tuple[list[RawFile], list[dict]]:
+def discover(root: Path, only: set[str] | None = None) -> tuple[list[RawFile], list[dict]]:
     """Files to read (sorted by relative path) and rejects for what must not be read.
 
     Hidden files and folders (``.DS_Store``, ``._x``, ``.git``) and README/LICENSE
     files are skipped. Symbolic links are never followed out of ``root``: such a
-    link becomes a reject. Unsupported file types become rejects.
+    link becomes a reject. Unsupported file types become rejects. ``only``
+    (relative paths) restricts the result to those paths.
     """
+    files, rejects = _discover_all(root)
+    if only is None:
+        return files, rejects
+    return [f for f in files if f.relative in only], [r for r in rejects if r["source_file"] in only]
+
+
+def _discover_all(root: Path) -> tuple[list[RawFile], list[dict]]:
     root = Path(root)
     real_root = root.resolve()
     files: list[RawFile] = []
@@ -426,12 +434,17 @@ def records_frame(records: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(records, schema=RECORD_SCHEMA) if records else pl.DataFrame(schema=RECORD_SCHEMA)
 
 
-def read_raw_folder(root: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[pl.DataFrame, int]:
-    """Every record under ``root`` (good and rejected) and the number of files read."""
+def read_raw_folder(
+    root: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, only: set[str] | None = None
+) -> tuple[pl.DataFrame, int]:
+    """Every record under ``root`` (good and rejected) and the number of files read.
+
+    ``only`` (relative paths) limits the read to those files, e.g. one batch's.
+    """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"raw folder {root} does not exist or is not a folder")
-    files, rejects = discover(root)
+    files, rejects = discover(root, only)
     records = list(rejects)
     for f in files:
         records.extend(read_file(f, max_file_bytes=max_file_bytes))

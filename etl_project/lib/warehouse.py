@@ -131,6 +131,21 @@ class Warehouse:
         folder = self.table_dir(table) if partition is None else self.table_dir(table) / f"{partition_by}={partition}"
         return folder / part_name(bucket)
 
+    def known_sources(self) -> pl.DataFrame:
+        """(source_file, source_sha256) of every file whose content is already in the warehouse.
+
+        Reads two small columns of ``transcripts`` and ``quarantine``: a file whose
+        current hash is here needs no processing again.
+        """
+        frames = [
+            frame
+            for table in ("transcripts", "quarantine")
+            if (frame := self.read(table, columns=["source_file", "source_sha256"])) is not None
+        ]
+        if not frames:
+            return pl.DataFrame(schema={"source_file": pl.String, "source_sha256": pl.String})
+        return pl.concat(frames).drop_nulls().unique()
+
     @contextlib.contextmanager
     def locked(self, table: str):
         """Hold the table's write lock (an advisory file lock) for a read-merge-write."""
@@ -163,10 +178,11 @@ class Warehouse:
         for values, part in frame.group_by(keys, maintain_order=True):
             partition, bucket = (values[0], values[1]) if partition_by else (None, values[0])
             target = self._file(table, partition, bucket, partition_by or "split")
-            written.append(self._replace_file(target, part.drop(keys), table))
+            written.append(self.replace_file_atomically(target, part.drop(keys), table))
         return sorted(written)
 
-    def _replace_file(self, target: Path, frame: pl.DataFrame, table: str) -> Path:
+    def replace_file_atomically(self, target: Path, frame: pl.DataFrame, table: str) -> Path:
+        """Write ``frame`` to ``target`` through ``_staging/``: readers see the old file or the new one."""
         staging = self.root / STAGING
         staging.mkdir(parents=True, exist_ok=True)
         tmp = staging / f"{table}-{os.getpid()}-{uuid.uuid4().hex}.parquet"

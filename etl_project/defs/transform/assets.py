@@ -6,13 +6,14 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
+from etl_project.defs.ingest.partitions import ingest_batches
 from etl_project.defs.metadata import preview
 from etl_project.lib.transform import build_tables, deduplicate, quarantine_rows, repair
 
 _OK = pl.col("reject_reason").is_null()
 
 
-@dg.asset(group_name="transform", kinds={"polars", "ftfy"})
+@dg.asset(group_name="transform", partitions_def=ingest_batches, kinds={"polars", "ftfy"})
 def repaired_transcripts(raw_transcripts: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """Records with mojibake undone (ftfy, line by line), LF line endings and one record per id."""
     repaired = deduplicate(repair(raw_transcripts))
@@ -31,6 +32,7 @@ def repaired_transcripts(raw_transcripts: pl.DataFrame) -> dg.Output[pl.DataFram
 
 @dg.multi_asset(
     group_name="transform",
+    partitions_def=ingest_batches,
     outs={
         "staged_transcripts": dg.AssetOut(description="Transcripts that passed every stage, ready to publish.", kinds={"polars"}),
         "staged_turns": dg.AssetOut(description="Speaker turns of the staged transcripts.", kinds={"polars"}),

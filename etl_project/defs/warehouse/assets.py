@@ -4,6 +4,7 @@
 import dagster as dg
 import polars as pl
 
+from etl_project.defs.ingest.partitions import ingest_batches
 from etl_project.defs.metadata import column_schema, counts_by, preview
 from etl_project.defs.resources import Alerter, WarehouseResource
 from etl_project.lib.alerts import Alert
@@ -50,19 +51,19 @@ def publish(context: dg.AssetExecutionContext, warehouse: Warehouse, *, table: s
     )
 
 
-@dg.asset(group_name="warehouse", kinds={"parquet"}, check_specs=[contract_check("transcripts")])
+@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, check_specs=[contract_check("transcripts")])
 def transcripts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, staged_transcripts: pl.DataFrame) -> dg.MaterializeResult:
     """One row per interview: repaired text, counts and provenance. Partitioned by split."""
     return publish(context, warehouse.get(), table="transcripts", batch=staged_transcripts)
 
 
-@dg.asset(group_name="warehouse", kinds={"parquet"}, check_specs=[contract_check("turns")], deps=["staged_transcripts"])
+@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, check_specs=[contract_check("turns")], deps=["staged_transcripts"])
 def turns(context: dg.AssetExecutionContext, warehouse: WarehouseResource, staged_turns: pl.DataFrame) -> dg.MaterializeResult:
     """One row per speaker turn, in interview order. Partitioned by split."""
     return publish(context, warehouse.get(), table="turns", batch=staged_turns)
 
 
-@dg.asset(group_name="warehouse", kinds={"parquet"}, check_specs=[contract_check("quarantine")])
+@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, check_specs=[contract_check("quarantine")])
 def quarantine(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
