@@ -101,3 +101,26 @@ def test_rows_are_bucketed_by_id_number_and_only_touched_buckets_are_rewritten(w
     assert {p: p.stat().st_mtime_ns for p in untouched} == untouched
     assert sorted(wh.read("t", files=[("workforce", "b00000")])["transcript_id"]) == ["work_1", "work_2", "work_9999"]
     assert wh.read("t").height == 6
+
+
+def test_prune_drops_only_transcripts_no_file_holds_any_more(tmp_path: Path) -> None:
+    from etl_project.lib.pipeline import prune_missing, run_core
+    from etl_project_tests.conftest import md_transcript
+
+    raw, wh_root = tmp_path / "raw", tmp_path / "wh"
+    raw.mkdir()
+    for transcript_id in ("work_0001", "work_0002", "science_0001"):
+        (raw / f"{transcript_id}.md").write_text(md_transcript(transcript_id))
+    (raw / "junk.md").write_text("no id")
+    run_core(raw, wh_root)
+    (raw / "work_0002.md").unlink()
+    (raw / "science_0001.md").unlink()
+    (raw / "junk.md").unlink()
+    wh = Warehouse(wh_root)
+    run_core(raw, wh_root)  # a normal run keeps what is gone from the folder
+    assert wh.read("transcripts").height == 3
+    removed = prune_missing(raw, wh_root)
+    assert removed == {"transcripts": 2, "turns": 8, "theme_flags": 2, "quarantine": 1}
+    assert wh.read("transcripts")["transcript_id"].to_list() == ["work_0001"]
+    assert list((wh_root / "transcripts" / "split=scientists").glob("*.parquet")) == []
+    assert prune_missing(raw, wh_root) == {"transcripts": 0, "turns": 0, "theme_flags": 0, "quarantine": 0}

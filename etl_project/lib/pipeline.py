@@ -86,3 +86,22 @@ def run_core(
         run.published[table] = publish_table(warehouse, table=table, batch=batch, **TABLES[table], **extra)
     lap("write")
     return run
+
+
+def prune_missing(raw_root: Path, warehouse_root: Path) -> dict[str, int]:
+    """Make the warehouse mirror the raw folder: drop transcripts whose id no file holds any more.
+
+    Not part of a normal run (the warehouse keeps what it once ingested); an
+    operator asks for it. Every file is read to learn which ids exist; an id
+    whose file now holds only a broken version is kept (its last good version
+    stays). Quarantine rows of files that are gone are dropped too.
+    """
+    from etl_project.lib.batches import scan
+
+    warehouse = Warehouse(warehouse_root)
+    records, _ = read_raw_folder(raw_root)
+    present = records.select("transcript_id").drop_nulls().unique()
+    removed = {table: warehouse.prune(table, present) for table in ("transcripts", "turns", "theme_flags")}
+    files = scan(raw_root).select(pl.col("path").alias("source_file"))
+    removed["quarantine"] = warehouse.prune("quarantine", files)
+    return removed

@@ -131,6 +131,26 @@ class Warehouse:
         folder = self.table_dir(table) if partition is None else self.table_dir(table) / f"{partition_by}={partition}"
         return folder / part_name(bucket)
 
+    def prune(self, table: str, keep: pl.DataFrame) -> int:
+        """Drop rows whose key (the columns of ``keep``) is not in ``keep``; returns the rows removed.
+
+        File by file, under the table's lock: a file left empty is deleted, any
+        other is replaced atomically, untouched files are not rewritten.
+        """
+        removed = 0
+        with self.locked(table):
+            for path in self.partition_files(table):
+                frame = pl.read_parquet(path)
+                kept = frame.join(keep, on=keep.columns, how="semi")
+                if kept.height == frame.height:
+                    continue
+                removed += frame.height - kept.height
+                if kept.is_empty():
+                    path.unlink()
+                else:
+                    self.replace_file_atomically(path, kept, table)
+        return removed
+
     def known_sources(self) -> pl.DataFrame:
         """(source_file, source_sha256) of every file whose content is already in the warehouse.
 
