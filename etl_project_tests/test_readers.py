@@ -171,3 +171,18 @@ def test_decode_bytes_refuses_empty_and_binary(data: bytes, reason: str) -> None
 
     with pytest.raises(UnreadableInput, match=reason):
         decode_bytes(data)
+
+
+def test_tab_separated_utf16_spreadsheet_export(raw_dir: Path) -> None:
+    content = "transcript_id\ttext\r\nwork_0007\t\"AI: Q?\r\nUser: A.\"\r\n"
+    (raw_dir / "export.csv").write_bytes(codecs.BOM_UTF16_LE + content.encode("utf-16-le"))
+    row = only(records(raw_dir))
+    assert (row["transcript_id"], row["reject_reason"]) == ("work_0007", None)
+    assert row["text"].replace("\r\n", "\n") == "AI: Q?\nUser: A."
+
+
+@pytest.mark.parametrize(("assistant", "user"), [("assistant", "user"), ("Assistant", "User"), ("ai", "human"), ("interviewer", "participant")])
+def test_chat_role_spellings(raw_dir: Path, assistant: str, user: str) -> None:
+    line = {"transcript_id": "work_1", "messages": [{"role": assistant, "content": "How do you use AI?"}, {"role": user, "content": TEXT}]}
+    (raw_dir / "chat.jsonl").write_text(json.dumps(line))
+    assert only(records(raw_dir))["text"] == BODY

@@ -59,7 +59,10 @@ FORMAT_OF_SUFFIX: dict[str, str] = {
 IGNORED_NAMES = re.compile(r"^(readme|license|licence)(\.[a-z]+)?$", re.IGNORECASE)
 # A file-name stem that can stand in for a missing header id: work_0042.
 FILENAME_ID = re.compile(r"^[A-Za-z]+_[0-9]+$")
-ROLE_LABELS = {"assistant": "Assistant", "user": "User"}
+ROLE_LABELS = {
+    **dict.fromkeys(("assistant", "ai", "interviewer"), "Assistant"),
+    **dict.fromkeys(("user", "human", "participant"), "User"),
+}
 
 DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024
 _BINARY_MAGIC = {
@@ -353,8 +356,10 @@ def _require_columns(columns: Iterable[str], what: str) -> None:
 
 def _read_csv_file(f: RawFile, data: bytes, sha: str) -> list[dict]:
     text = decode_bytes(data)
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    separator = "\t" if "\t" in header and "," not in header else ","  # spreadsheet "Unicode text" exports
     try:
-        frame = pl.read_csv(io.BytesIO(text.encode("utf-8")), infer_schema=False, truncate_ragged_lines=False)
+        frame = pl.read_csv(io.BytesIO(text.encode("utf-8")), infer_schema=False, truncate_ragged_lines=False, separator=separator)
     except Exception as exc:  # polars raises several types for malformed CSV
         raise UnreadableInput(f"malformed CSV: {_first_line(exc)}") from None
     frame = frame.rename({c: c.strip().lstrip("\ufeff").lower() for c in frame.columns})

@@ -64,6 +64,8 @@ def bucket_of(transcript_id: pl.Expr) -> pl.Expr:
         .then(pl.lit("x"))
         .otherwise(pl.format("b{}", (number // BUCKET_SIZE).cast(pl.String).str.zfill(5)))
     )
+
+
 ROWS_PER_GROUP = {"transcripts": 5_000, "turns": 100_000, "theme_flags": 100_000, "quarantine": 100_000}
 
 
