@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export GX_ANALYTICS_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test ui install clean-warehouse
+.PHONY: run test ui install clean-warehouse docs bench
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## the whole test suite
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml
+
+docs: $(STAMP)  ## regenerate docs/DATA_DICTIONARY.md from the pandera models
+	$(BIN)/python -m etl_project.dictionary
+
+bench: $(STAMP)  ## benchmark core vs naive vs floor vs make run at 1,250 and 50,000 transcripts (BENCH_LARGE=1 adds 500,000)
+	$(BIN)/python -m bench.run
 
 clean-warehouse:
 	find data/warehouse -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

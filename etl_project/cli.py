@@ -16,6 +16,7 @@ Exit codes: 0 done (also when inputs were quarantined), 1 the run failed,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -33,8 +34,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # so the error paths and the read-only commands answer quickly.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TABLE_NAMES = ("transcripts", "turns", "theme_flags", "quarantine")
+BATCHES = "_batches"  # the batch manifest (lib/batches.py): which raw files each run claimed
 SPLIT_ORDER = ("workforce", "creatives", "scientists", "unknown")
-PART_GLOB = "**/*.parquet"
+PART_GLOB = "**/part-*.parquet"  # every data file of a table (lib/warehouse.py names them part-<bucket>.parquet)
 INTERRUPTED_MESSAGE = "etl-project: interrupted; the warehouse keeps its previous state"
 
 
@@ -87,44 +89,58 @@ def check_writable(root: Path) -> str | None:
     return None
 
 
+SNAPSHOT_GLOBS = {**{table: PART_GLOB for table in TABLE_NAMES}, BATCHES: "*.parquet"}
+
+
 class Snapshot:
-    """Hard links to every table file, so an interrupted run can put the warehouse back.
+    """Hard links to every table file, so an interrupted run can put tables back as they were.
 
     Writes replace files with ``os.replace`` (a new inode), so a hard link keeps
-    the old version at no copy cost. ``restore`` puts every old file back and
-    removes files the interrupted run created; ``discard`` drops the links.
+    the old version at no copy cost. ``restore`` puts the old files of the given
+    tables back (under each table's write lock) and removes files the run
+    created in them; ``discard`` drops the links.
     """
 
     def __init__(self, root: Path):
         self.root = root
-        self.dir = root / f"_snapshot-{uuid.uuid4().hex[:12]}"
-        self.files: list[Path] = []
+        self.dir = root / f"_snapshot-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.files: dict[str, list[Path]] = {table: [] for table in SNAPSHOT_GLOBS}
         self.ok = True
         try:
-            for table in TABLE_NAMES:
-                for path in sorted((root / table).glob(PART_GLOB)):
-                    link = self.dir / path.relative_to(root)
-                    link.parent.mkdir(parents=True, exist_ok=True)
-                    os.link(path, link)
-                    self.files.append(path.relative_to(root))
+            for table, glob in SNAPSHOT_GLOBS.items():
+                for path in sorted((root / table).glob(glob)):
+                    rel = path.relative_to(root)
+                    (self.dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                    os.link(path, self.dir / rel)
+                    self.files[table].append(rel)
         except OSError:  # no hard links on this filesystem: run without the safety net
             self.ok = False
             self.discard()
+        except BaseException:  # Ctrl-C while linking: nothing was written yet
+            self.discard()
+            raise
 
-    def restore(self) -> None:
+    def restore(self, tables) -> bool:
+        """Put the old files of ``tables`` back; False when there was no snapshot to restore from."""
         if not self.ok:
-            return
-        before = set(self.files)
-        for table in TABLE_NAMES:
-            for path in (self.root / table).glob(PART_GLOB):
-                if path.relative_to(self.root) not in before:
-                    path.unlink(missing_ok=True)
-                    if path.parent != self.root / table and not any(path.parent.iterdir()):
-                        path.parent.rmdir()
-        for rel in self.files:
-            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.dir / rel, self.root / rel)
+            return False
+        from etl_project.lib.warehouse import Warehouse
+
+        warehouse = Warehouse(self.root)
+        for table in [t for t in SNAPSHOT_GLOBS if t in set(tables)]:
+            lock = getattr(warehouse, "locked", None)
+            with lock(table) if lock else contextlib.nullcontext():
+                before = set(self.files[table])
+                for path in sorted((self.root / table).glob(SNAPSHOT_GLOBS[table])):
+                    if path.relative_to(self.root) not in before:
+                        path.unlink(missing_ok=True)
+                        if path.parent != self.root / table and not any(path.parent.iterdir()):
+                            path.parent.rmdir()
+                for rel in self.files[table]:
+                    (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(self.dir / rel, self.root / rel)
         self.discard()
+        return True
 
     def discard(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -144,7 +160,6 @@ class Progress:
         self.started_at: dict[str, float] = {}
         self.rows: dict[str, list[str]] = {}
         self.finished = 0
-        self.run_started = time.perf_counter()
         self.failed_steps: list[str] = []
         self.interrupted = False
 
@@ -219,31 +234,63 @@ def run(args: argparse.Namespace) -> int:
         error(f"cannot write to the warehouse {warehouse} ({why}); set ETL_WAREHOUSE_DIR to a writable folder")
         return EXIT_USAGE
 
-    from dagster._core.utils import make_new_run_id
-
     from etl_project.definitions import defs
+    from etl_project.defs.ingest.partitions import ingest_batches
+    from etl_project.lib.batches import batches, claim, files_of, pending, read_manifest, scan
+    from etl_project.lib.warehouse import Warehouse
 
+    wh = Warehouse(warehouse)
+    if args.batch and args.batch not in batches(wh):
+        error(f"no batch {args.batch!r} in {warehouse} (see `etl-project status`)")
+        return EXIT_USAGE
     job = defs.resolve_job_def("warehouse_job").with_logger_defs({"console": console_logger_def()})
     instance = _instance()
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # known before the run starts, so the progress display can follow its events
     progress = Progress([node.name for node in job.graph.nodes], enabled=not args.no_progress)
     instance.add_event_listener(run_id, progress)
-    run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
-    progress.write(f"etl-project run: {raw} -> {warehouse}")
+    reprocess = bool(args.reprocess or args.batch)
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": args.log_level}}},
+        "ops": {"raw_transcripts": {"config": {"reprocess": reprocess}}},
+    }
+    todo = None
+    if not args.batch:
+        listing = scan(raw)
+        todo = listing if args.reprocess else pending(listing, read_manifest(wh))
+        if todo.is_empty():
+            print(f"nothing to do: every file under {raw} is already in a batch ({listing.height} files; --reprocess reads them all again)")
+            return EXIT_OK
+    key = args.batch
     snapshot = Snapshot(warehouse)
-    result = None
+    result, restored, added_partition = None, False, False
     try:
-        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False, run_id=run_id)
+        if todo is not None:
+            key = claim(wh, todo)
+        n_files = len(files_of(wh, key))
+        if not instance.has_dynamic_partition(ingest_batches.name, key):
+            instance.add_dynamic_partitions(ingest_batches.name, [key])
+            added_partition = not args.batch
+        progress.write(f"etl-project run: batch {key}, {n_files} file(s) of {raw} -> {warehouse}")
+        result = job.execute_in_process(
+            run_config=run_config, instance=instance, partition_key=key, raise_on_error=False, run_id=run_id
+        )
     except KeyboardInterrupt:
         progress.interrupted = True
     finally:
+        # From here on Ctrl-C is ignored: it must not stop a restore halfway, nor call a finished run interrupted.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if progress.interrupted or result is None:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the restore halfway
-            snapshot.restore()
+            # Put back the tables this run touched and the batch manifest (its files are pending again).
+            restored = snapshot.restore([*progress.started_at, BATCHES])
+            if added_partition and key:
+                instance.delete_dynamic_partition(ingest_batches.name, key)
         else:
             snapshot.discard()
     if progress.interrupted:
-        print(INTERRUPTED_MESSAGE, file=sys.stderr)
+        if restored:
+            print(INTERRUPTED_MESSAGE, file=sys.stderr)
+        else:
+            error("interrupted; tables written before the interrupt keep their new files (no snapshot: hard links unsupported here)")
         return EXIT_INTERRUPTED
     meta: dict[str, dict] = {}
     for event in result.get_asset_materialization_events():
@@ -252,7 +299,10 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     if not result.success:
         failed = progress.failed_steps or [e.step_key for e in result.all_events if e.is_step_failure]
-        error(f"run failed in step(s) {', '.join(failed) or '?'}; see the log above (run id {run_id})")
+        error(
+            f"run failed in step(s) {', '.join(failed) or '?'}; see the log above (run id {run_id}). "
+            f"Batch {key} keeps its files: re-run it with `etl-project run --batch {key}`"
+        )
         return EXIT_FAILED
 
     def get(asset: str, key: str, default=0):
@@ -260,7 +310,9 @@ def run(args: argparse.Namespace) -> int:
 
     print()
     print("etl-project run summary")
-    print(f"  files read            {get('raw_transcripts', 'files_read')}")
+    print(f"  batch                 {key}")
+    print(f"  files read            {get('raw_transcripts', 'files_read')}" + (
+        f" ({get('raw_transcripts', 'files_unchanged_skipped')} unchanged, skipped)" if get("raw_transcripts", "files_unchanged_skipped") else ""))
     print(f"  transcripts written   {get('staged_transcripts', 'rows')} this run; {get('transcripts', 'dagster/row_count')} in the warehouse")
     print(f"  turns                 {get('staged_turns', 'rows')}")
     print(f"  quarantined           {get('rejected_inputs', 'rows')} this run; {get('quarantine', 'dagster/row_count')} in the quarantine")
@@ -281,15 +333,14 @@ def table_counts(root: Path) -> dict[str, dict]:
     for table in TABLE_NAMES:
         files = sorted((root / table).glob(PART_GLOB))
         by_split: dict[str, int] = {}
-        newest = None
+        total, newest = 0, None
         for f in files:
             rows = pq.read_metadata(f).num_rows
+            total += rows
             key, _, value = f.parent.name.partition("=")
-            split = value if key == "split" else None
-            if split is not None:
-                by_split[split] = by_split.get(split, 0) + rows
+            if key == "split":
+                by_split[value] = by_split.get(value, 0) + rows
             newest = max(newest or 0.0, f.stat().st_mtime)
-        total = sum(pq.read_metadata(f).num_rows for f in files) if not by_split else sum(by_split.values())
         order = {s: i for i, s in enumerate(SPLIT_ORDER)}
         tables[table] = {
             "files": len(files),
@@ -326,6 +377,7 @@ def last_run() -> dict | None:
     return {
         "run_id": run.run_id,
         "job": run.job_name,
+        "batch": run.tags.get("dagster/partition"),
         "status": run.status.value,
         "started_at": _iso(start or record.create_timestamp.timestamp()),
         "ended_at": _iso(end),
@@ -334,11 +386,39 @@ def last_run() -> dict | None:
     }
 
 
+def batch_info(root: Path, raw: Path) -> dict:
+    """Batches claimed so far (the manifest in the warehouse) and raw files waiting for one."""
+    import polars as pl
+
+    from etl_project.lib.batches import pending, read_manifest, scan
+    from etl_project.lib.warehouse import Warehouse
+
+    manifest = read_manifest(Warehouse(root))
+    info: dict = {"batches": manifest.get_column("batch").n_unique(), "last_batch": None, "last_batch_files": 0}
+    if manifest.height:
+        last = manifest.get_column("batch").max()
+        info.update(last_batch=last, last_batch_files=manifest.filter(pl.col("batch") == last).height)
+    info["raw_folder"] = str(raw)
+    info["raw_files"] = info["pending_files"] = None
+    if raw.is_dir():
+        listing = scan(raw)
+        info.update(raw_files=listing.height, pending_files=pending(listing, manifest).height)
+    return info
+
+
 def status(args: argparse.Namespace) -> int:
     root = warehouse_root()
     tables = table_counts(root) if root.is_dir() else {t: {"files": 0, "rows": 0, "rows_by_split": {}, "updated_at": None} for t in TABLE_NAMES}
+    batch = batch_info(root, raw_root())
     run_info = last_run()
-    report = {"warehouse": str(root), "exists": root.is_dir(), "tables": tables, "quarantine_rows": tables["quarantine"]["rows"], "last_run": run_info}
+    report = {
+        "warehouse": str(root),
+        "exists": root.is_dir(),
+        "tables": tables,
+        "quarantine_rows": tables["quarantine"]["rows"],
+        **batch,
+        "last_run": run_info,
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
@@ -357,13 +437,21 @@ def status(args: argparse.Namespace) -> int:
             updated = (t["updated_at"] or "-").replace("T", " ").replace("+00:00", "")
             print(f"  {name:<12}{cells}{t['rows']:>10}   {updated}")
     print(f"quarantine  {tables['quarantine']['rows']} input(s)" + (" (see `etl-project quarantine`)" if tables["quarantine"]["rows"] else ""))
+    last = f"; last {batch['last_batch']} ({batch['last_batch_files']} files)" if batch["last_batch"] else ""
+    print(f"batches     {batch['batches']}{last}")
+    if batch["raw_files"] is None:
+        print(f"raw folder  {batch['raw_folder']} does not exist")
+    else:
+        waiting = f"{batch['pending_files']} new or changed, waiting for `etl-project run`" if batch["pending_files"] else "none waiting"
+        print(f"raw folder  {batch['raw_folder']}: {batch['raw_files']} files, {waiting}")
     if run_info is None:
         home = dagster_home()
         print(f"last run    none recorded ({'no Dagster instance; set DAGSTER_HOME' if home is None else f'in {home}'})")
     else:
         took = f", took {run_info['seconds']} s" if run_info["seconds"] is not None else ""
         started_at = (run_info["started_at"] or "?").replace("T", " ").replace("+00:00", " UTC")
-        print(f"last run    {run_info['status']}, started {started_at}{took} (job {run_info['job']}, run {run_info['run_id'][:8]})")
+        of_batch = f", batch {run_info['batch']}" if run_info["batch"] else ""
+        print(f"last run    {run_info['status']}, started {started_at}{took} (job {run_info['job']}{of_batch}, run {run_info['run_id'][:8]})")
     return EXIT_OK
 
 
@@ -376,10 +464,10 @@ QUARANTINE_COLUMNS = ("source_file", "source_record", "transcript_id", "reason",
 def quarantine(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
-    path = warehouse_root() / "quarantine" / "part-0.parquet"
+    path = warehouse_root() / "quarantine"
     rows: list[dict] = []
-    if path.is_file():
-        rows = pq.read_table(path, columns=list(QUARANTINE_COLUMNS)).to_pylist()
+    for f in sorted(path.glob(PART_GLOB)):
+        rows += pq.read_table(f, columns=list(QUARANTINE_COLUMNS)).to_pylist()
     for row in rows:
         row["detected_at"] = row["detected_at"].isoformat() if row["detected_at"] else None
     limit = args.limit if args.limit is not None else (0 if args.json else 20)
@@ -391,16 +479,16 @@ def quarantine(args: argparse.Namespace) -> int:
         print(json.dumps(shown, indent=2, ensure_ascii=False))
         return EXIT_OK
     if not rows:
-        print(f"the quarantine is empty ({path if path.is_file() else 'no quarantine file yet in ' + str(warehouse_root())})")
+        print(f"the quarantine is empty ({path if path.is_dir() else 'no quarantine table yet in ' + str(warehouse_root())})")
         return EXIT_OK
     print(f"{len(rows)} quarantined input(s) in {path}" + (f"; showing {len(shown)} (--limit 0 for all)" if len(shown) < len(rows) else ""))
     file_w = min(40, max(len("source_file"), *(len(r["source_file"]) for r in shown)))
-    rec_w = max(len("record"), *(len(r["source_record"]) for r in shown))
+    rec_w = max(len("record"), *(len(r["source_record"] or "-") for r in shown))
     id_w = min(30, max(len("id"), *(len(r["transcript_id"] or "-") for r in shown)))
     print(f"{'source_file':<{file_w}}  {'record':<{rec_w}}  {'id':<{id_w}}  {'detected_at (UTC)':<19}  reason")
     for r in shown:
         detected = (r["detected_at"] or "-")[:19].replace("T", " ")
-        print(f"{r['source_file']:<{file_w}}  {r['source_record']:<{rec_w}}  {(r['transcript_id'] or '-'):<{id_w}}  {detected:<19}  {r['reason']}")
+        print(f"{r['source_file']:<{file_w}}  {(r['source_record'] or '-'):<{rec_w}}  {(r['transcript_id'] or '-'):<{id_w}}  {detected:<19}  {r['reason']}")
     return EXIT_OK
 
 
@@ -417,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser = commands.add_parser("run", help="materialize every asset: raw folder -> warehouse, then print a summary")
     run_parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="Dagster log level on the console (default WARNING)")
     run_parser.add_argument("--no-progress", action="store_true", help="no line per step on stderr, only the summary")
+    which = run_parser.add_mutually_exclusive_group()
+    which.add_argument("--reprocess", action="store_true", help="claim every raw file as a new batch and process it again, also unchanged ones")
+    which.add_argument("--batch", metavar="KEY", help="re-run an existing batch (the same files), e.g. after a failed run")
     status_parser = commands.add_parser("status", help="rows per table and split, last run, quarantine size")
     status_parser.add_argument("--json", action="store_true", help="machine-readable output")
     q_parser = commands.add_parser("quarantine", help="list the quarantined inputs and why")

@@ -27,12 +27,13 @@ import polars as pl
 import pyarrow as pa
 
 from etl_project.lib.pipeline import TABLES
-from etl_project.lib.warehouse import PART_FILE, to_arrow
+from etl_project.lib.warehouse import to_arrow
 from etl_project.schemas import MODEL_OF_TABLE, SCHEMA_VERSION
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DICTIONARY_PATH = PROJECT_ROOT / "docs" / "DATA_DICTIONARY.md"
 PARTITION_TYPE = "string (from the folder name)"
+DATA_FILES = "part-*.parquet"
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ class TableDoc:
     @property
     def layout(self) -> str:
         if self.partition_by is None:
-            return f"{self.name}/{PART_FILE}"
-        return f"{self.name}/{self.partition_by}=<value>/{PART_FILE}"
+            return f"{self.name}/{DATA_FILES}"
+        return f"{self.name}/{self.partition_by}=<value>/{DATA_FILES}"
 
     def column(self, name: str) -> ColumnDoc:
         return next(c for c in self.columns if c.name == name)
@@ -123,21 +124,21 @@ def describe_check(check) -> str:
     if name == "notin":
         return "none of " + ", ".join(_value(v) for v in s["forbidden_values"])
     if name == "greater_than_or_equal_to":
-        return f">= {s['min_value']}"
+        return f"`>= {s['min_value']}`"
     if name == "greater_than":
-        return f"> {s['min_value']}"
+        return f"`> {s['min_value']}`"
     if name == "less_than_or_equal_to":
-        return f"<= {s['max_value']}"
+        return f"`<= {s['max_value']}`"
     if name == "less_than":
-        return f"< {s['max_value']}"
+        return f"`< {s['max_value']}`"
     if name == "equal_to":
-        return f"= {s['value']}"
+        return f"`= {s['value']}`"
     if name == "not_equal_to":
-        return f"!= {s['value']}"
+        return f"`!= {s['value']}`"
     if name == "in_range":
         low = "[" if s.get("include_min", True) else "("
         high = "]" if s.get("include_max", True) else ")"
-        return f"in {low}{s['min_value']}, {s['max_value']}{high}"
+        return f"in `{low}{s['min_value']}, {s['max_value']}{high}`"
     if name == "str_matches":
         return f"matches regex `{s['pattern']}`"
     if name == "str_contains":
@@ -148,11 +149,11 @@ def describe_check(check) -> str:
         return f"ends with `{s['string']}`"
     if name == "str_length":
         if s.get("exact_value") is not None:
-            return f"length = {s['exact_value']}"
+            return f"length `= {s['exact_value']}`"
         low, high = s.get("min_value"), s.get("max_value")
         if low is not None and high is not None:
-            return f"length {low} to {high}"
-        return f"length >= {low}" if low is not None else f"length <= {high}"
+            return f"length `{low}` to `{high}`"
+        return f"length `>= {low}`" if low is not None else f"length `<= {high}`"
     return str(check.error or name)
 
 
@@ -209,8 +210,18 @@ def table_docs() -> list[TableDoc]:
 # ------------------------------------------------------------------ markdown
 
 
+def _text(text: str) -> str:
+    """Free text for markdown: ``<`` outside code spans escaped, so ``<prefix>`` is not taken for HTML."""
+    pieces = text.split("`")
+    return "`".join(p if i % 2 else p.replace("<", "&lt;") for i, p in enumerate(pieces))
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("|", "\\|") + "`"
+
+
 def _cell(text: str) -> str:
-    return text.replace("\n", " ").replace("|", "\\|")
+    return _text(text.replace("\n", " ")).replace("|", "\\|")
 
 
 def _code_list(names: Sequence[str]) -> str:
@@ -232,7 +243,7 @@ def render() -> str:
         "`etl_project.pipeline_version`.",
         "",
         "- **Partitioned tables** are hive-partitioned by `split`: the value is in the folder name",
-        "  (`split=workforce/part-0.parquet`), not in the file. Read them with hive partitioning on",
+        "  (`split=workforce/part-*.parquet`), not in the files. Read them with hive partitioning on",
         "  (DuckDB `hive_partitioning = true`, polars `hive_partitioning=True`, pandas/pyarrow on the folder)",
         "  and `split` comes back as a string column.",
         "- **Types** are plain Arrow/Parquet types: `string` (never `large_string` or views), `int32`/`int64`,",
@@ -248,22 +259,22 @@ def render() -> str:
         part = f"`{t.partition_by}`" if t.partition_by else "not partitioned"
         out.append(f"| [`{t.name}`](#{t.name}) | {_cell(t.description)} | {part} | {_code_list(t.key)} | {len(t.columns)} |")
     for t in docs:
-        out += ["", f"## {t.name}", "", t.description, ""]
+        out += ["", f"## {t.name}", "", _text(t.description), ""]
         if t.partition_by:
             out.append(f"- **Partitioning**: hive, by `{t.partition_by}` (`{t.layout}`)")
         else:
-            out.append(f"- **Partitioning**: none, one file (`{t.layout}`)")
+            out.append(f"- **Partitioning**: none (`{t.layout}`)")
         if t.key_enforced:
             out.append(f"- **Key**: {_code_list(t.key)} (unique, checked by the contract)")
         else:
             out.append(f"- **Key**: {_code_list(t.key)} (the upsert key: a run replaces the rows with these values; not a declared uniqueness check)")
         out.append(f"- **Sorted by**: {_code_list(t.sort_by)} within each file")
-        glob = f"data/warehouse/{t.name}/**/*.parquet" if t.partition_by else f"data/warehouse/{t.layout}"
+        glob = f"data/warehouse/{t.name}/**/*.parquet" if t.partition_by else f"data/warehouse/{t.name}/*.parquet"
         hive = ", hive_partitioning = true" if t.partition_by else ""
         out.append(f"- **DuckDB**: `select * from read_parquet('{glob}'{hive})`")
         if t.table_checks:
             out.append("- **Table checks**:")
-            out += [f"  - {check}" for check in t.table_checks]
+            out += [f"  - {_text(check)}" for check in t.table_checks]
         out += [
             "",
             "| column | polars type | Parquet / Arrow type | DuckDB type | nullable | allowed values / checks | description |",
@@ -274,7 +285,7 @@ def render() -> str:
             if c.partition:
                 checks += "; partition key (folder name)"
             out.append(
-                f"| `{c.name}` | `{_cell(c.polars_type)}` | `{_cell(c.arrow_type)}` | `{_cell(c.duckdb_type)}` | "
+                f"| `{c.name}` | {_code(c.polars_type)} | {_code(c.arrow_type)} | {_code(c.duckdb_type)} | "
                 f"{'yes' if c.nullable else 'no'} | {_cell(checks)} | {_cell(c.description)} |"
             )
     return "\n".join(out) + "\n"

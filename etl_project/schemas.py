@@ -113,6 +113,7 @@ class QuarantineModel(pa.DataFrameModel):
     class Config:
         strict = True
         coerce = False
+        unique = ["source_file", "source_record"]
 
 
 class ThemeFlagsModel(pa.DataFrameModel):

@@ -53,7 +53,14 @@ def resources_for(raw: Path, warehouse: Path, **alerter_options) -> dict:
 
 
 def materialize_all(
-    raw: Path, warehouse: Path, *, expect_success: bool = True, reprocess: bool = False, instance=None, **alerter_options
+    raw: Path,
+    warehouse: Path,
+    *,
+    expect_success: bool = True,
+    reprocess: bool = False,
+    instance=None,
+    extra_assets: list | None = None,
+    **alerter_options,
 ):
     """Claim the pending raw files as a batch and materialize every asset and check for it."""
     import dagster as dg
@@ -68,7 +75,7 @@ def materialize_all(
     key, _ = claim_pending(Warehouse(warehouse), raw, everything=reprocess)
     instance.add_dynamic_partitions(ingest_batches.name, [key])
     result = dg.materialize(
-        [*ALL_ASSETS, *ALL_CHECKS],
+        [*ALL_ASSETS, *ALL_CHECKS, *(extra_assets or [])],
         resources=resources_for(raw, warehouse, **alerter_options),
         instance=instance,
         partition_key=key,

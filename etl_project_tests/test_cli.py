@@ -1,39 +1,344 @@
-"""`etl-project run`, as an operator runs it: environment-selected folders, a summary, exit codes."""
+"""`etl-project`, as an operator runs it: environment-selected folders, progress, summary, status, quarantine, exit codes."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 
+from etl_project import cli
 from etl_project_tests.conftest import md_transcript
 
 CLI = str(Path(sys.executable).parent / "etl-project")
+STEPS = ("raw_transcripts", "repaired_transcripts", "staged_tables", "transcripts", "turns", "quarantine", "theme_flags")
 
 
-def run_cli(raw: Path, warehouse: Path, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ETL_RAW_DIR": str(raw), "ETL_WAREHOUSE_DIR": str(warehouse), "DAGSTER_HOME": str(home)}
-    return subprocess.run([CLI, "run"], env=env, capture_output=True, text=True, timeout=300)
+def env_for(raw: Path, warehouse: Path, home: Path) -> dict[str, str]:
+    return {**os.environ, "ETL_RAW_DIR": str(raw), "ETL_WAREHOUSE_DIR": str(warehouse), "DAGSTER_HOME": str(home)}
 
 
-def test_run_honours_the_environment_and_prints_a_summary(raw_dir: Path, warehouse_dir: Path, tmp_path: Path) -> None:
-    (raw_dir / "a.md").write_text(md_transcript("work_0001"))
-    (raw_dir / "b.md").write_text("no id and no turns")
-    proc = run_cli(raw_dir, warehouse_dir, tmp_path / "home")
+def run_cli(raw: Path, warehouse: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
+    command = list(args) or ["run"]
+    return subprocess.run([CLI, *command], env=env_for(raw, warehouse, home), capture_output=True, text=True, timeout=300)
+
+
+def write_home(home: Path) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def fingerprint(warehouse: Path) -> dict[str, str]:
+    """Every table and manifest file with its content hash (locks, staging and alerts left out)."""
+    skip = ("_locks", "_staging", "_alerts")
+    return {
+        str(p.relative_to(warehouse)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(warehouse.rglob("*"))
+        if p.is_file() and not p.relative_to(warehouse).parts[0].startswith(skip)
+    }
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One real `etl-project run` on two inputs (one good, one quarantined), shared by the read-only tests."""
+    root = tmp_path_factory.mktemp("cli_run")
+    raw, warehouse, home = root / "raw", root / "warehouse", write_home(root / "home")
+    raw.mkdir()
+    (raw / "a.md").write_text(md_transcript("work_0001"))
+    (raw / "b.md").write_text("no id and no turns")
+    proc = run_cli(raw, warehouse, home)
+    return {"raw": raw, "warehouse": warehouse, "home": home, "proc": proc}
+
+
+# ------------------------------------------------------------------ run
+
+
+def test_run_honours_the_environment_and_prints_a_summary(ran: dict) -> None:
+    proc = ran["proc"]
     assert proc.returncode == 0, proc.stderr
     summary = proc.stdout
     assert "files read            2" in summary
     assert "transcripts written   1 this run" in summary
     assert "quarantined           1 this run" in summary
     assert "time taken" in summary
-    assert pl.read_parquet(warehouse_dir / "transcripts" / "split=workforce" / "part-0.parquet").height == 1
-    assert (tmp_path / "home").is_dir()  # the run is recorded in the Dagster instance
+    assert pl.read_parquet(ran["warehouse"] / "transcripts" / "split=workforce" / "*.parquet").height == 1
+    assert (ran["home"] / "history").is_dir()  # the run is recorded in the Dagster instance
+
+
+def test_run_prints_a_line_per_step_as_it_finishes(ran: dict) -> None:
+    lines = [line for line in ran["proc"].stderr.splitlines() if line.lstrip().startswith("[")]
+    finished = {line.split()[1]: line for line in lines}
+    assert set(STEPS) <= set(finished), lines
+    total = len(lines)
+    assert lines[-1].lstrip().startswith(f"[{total}/{total}]")
+    for step in STEPS:
+        assert " done " in finished[step] and finished[step].rstrip().split(" done ")[1].split()[1] == "s"
+    assert "staged_transcripts 1" in finished["staged_tables"]
+    assert not any(p.name.startswith("_snapshot") for p in ran["warehouse"].iterdir())
+
+
+def test_no_progress_and_nothing_to_do(ran: dict) -> None:
+    proc = run_cli(ran["raw"], ran["warehouse"], ran["home"], "run", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing to do" in proc.stdout and "[1/" not in proc.stderr
+
+
+def test_a_second_batch_in_the_same_dagster_home_runs(ran: dict, tmp_path: Path) -> None:
+    raw, warehouse, home = tmp_path / "raw", tmp_path / "warehouse", tmp_path / "home"
+    for source, target in ((ran["raw"], raw), (ran["warehouse"], warehouse), (ran["home"], home)):
+        shutil.copytree(source, target)
+    (raw / "creativity_0002.md").write_text(md_transcript("creativity_0002"))
+    proc = run_cli(raw, warehouse, home, "run", "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "transcripts written   1 this run; 1 in the warehouse" in proc.stdout  # the creatives partition
 
 
 def test_missing_raw_folder_is_a_clear_error(tmp_path: Path) -> None:
     proc = run_cli(tmp_path / "nope", tmp_path / "wh", tmp_path / "home")
     assert proc.returncode == 2
     assert "raw folder" in proc.stderr and "nope" in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_unwritable_warehouse_is_refused_before_running(raw_dir: Path, tmp_path: Path, where: str) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    warehouse = blocker if where == "a file" else blocker / "warehouse"
+    (raw_dir / "a.md").write_text(md_transcript("work_0001"))
+    proc = run_cli(raw_dir, warehouse, tmp_path / "home")
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot write to the warehouse" in proc.stderr and str(warehouse) in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert blocker.read_text() == "not a folder"
+
+
+def test_unknown_batch_is_a_usage_error(ran: dict) -> None:
+    proc = run_cli(ran["raw"], ran["warehouse"], ran["home"], "run", "--batch", "19990101T000000Z")
+    assert proc.returncode == 2 and "no batch" in proc.stderr
+
+
+def test_a_failed_run_exits_1_and_names_the_step(raw_dir: Path, warehouse_dir: Path, tmp_path: Path) -> None:
+    (raw_dir / "a.md").write_text(md_transcript("work_0001"))
+    for folder in ("transcripts/split=workforce", "quarantine"):  # table files the run must read, and cannot
+        (warehouse_dir / folder).mkdir(parents=True)
+        (warehouse_dir / folder / "part-b00000.parquet").write_bytes(b"this is not parquet")
+        (warehouse_dir / folder / "part-0.parquet").write_bytes(b"this is not parquet")
+    proc = run_cli(raw_dir, warehouse_dir, write_home(tmp_path / "home"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "run failed in step(s)" in proc.stderr and "--batch" in proc.stderr
+    assert "FAILED" in proc.stderr  # the progress line of the failed step
+    assert "run summary" not in proc.stdout
+
+
+BLOCKING_RUN = """
+import signal, sys, time
+from pathlib import Path
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever the parent ignores
+from etl_project.lib import warehouse
+real = warehouse.Warehouse.write_partitioned
+def write_then_hang(self, *args, **kwargs):
+    written = real(self, *args, **kwargs)  # the first table write lands, then the run hangs until Ctrl-C
+    Path(sys.argv[1]).write_text("blocked")
+    time.sleep(300)
+    return written
+warehouse.Warehouse.write_partitioned = write_then_hang
+from etl_project.cli import main
+sys.exit(main(["run"]))
+"""
+
+
+def test_ctrl_c_exits_130_and_the_warehouse_keeps_its_previous_state(ran: dict, tmp_path: Path) -> None:
+    import dagster as dg
+
+    from etl_project.lib.batches import pending, read_manifest, scan
+    from etl_project.lib.warehouse import Warehouse
+
+    raw, warehouse = tmp_path / "raw", tmp_path / "warehouse"
+    shutil.copytree(ran["raw"], raw)  # copy2 keeps mtimes: the copied files are not pending
+    shutil.copytree(ran["warehouse"], warehouse)
+    before = fingerprint(warehouse)
+    assert any(name.startswith("_batches") for name in before)
+    (raw / "creativity_0002.md").write_text(md_transcript("creativity_0002"))
+    (raw / "c.md").write_text("no id either")  # so the quarantine is rewritten early in the run
+    home, marker = write_home(tmp_path / "home"), tmp_path / "blocked"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BLOCKING_RUN, str(marker)],
+        env=env_for(raw, warehouse, home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run never wrote a table"
+            time.sleep(0.1)
+        assert fingerprint(warehouse) != before  # a table and the batch manifest did change
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stdout + stderr
+    assert "interrupted; the warehouse keeps its previous state" in stderr
+    assert "Traceback" not in stderr and "DagsterExecutionInterruptedError" not in stderr
+    assert fingerprint(warehouse) == before
+    assert not any(p.name.startswith("_snapshot") for p in warehouse.iterdir())
+    assert pending(scan(raw), read_manifest(Warehouse(warehouse))).height == 2  # the claim was undone
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        (record,) = instance.get_run_records(limit=1)
+        assert record.dagster_run.status.value in {"FAILURE", "CANCELED"}
+        assert not instance.get_dynamic_partitions("ingest_batches")  # the batch's partition was removed
+    finally:
+        instance.dispose()
+
+
+def test_snapshot_restores_touched_tables_only(tmp_path: Path) -> None:
+    root = tmp_path / "warehouse"
+    files = {
+        "transcripts/split=workforce/part-b00000.parquet": b"old transcripts",
+        "turns/split=workforce/part-b00000.parquet": b"old turns",
+        "_batches/manifest.parquet": b"old manifest",
+    }
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    snapshot = cli.Snapshot(root)
+    assert snapshot.ok
+    for rel in files:  # writers replace files (a new inode), as lib/warehouse.py does
+        tmp = root / "new.tmp"
+        tmp.write_bytes(b"new")
+        os.replace(tmp, root / rel)
+    (root / "transcripts/split=creatives").mkdir()
+    (root / "transcripts/split=creatives/part-b00000.parquet").write_bytes(b"new partition")
+    assert snapshot.restore(["transcripts", cli.BATCHES])
+    assert (root / "transcripts/split=workforce/part-b00000.parquet").read_bytes() == b"old transcripts"
+    assert (root / "_batches/manifest.parquet").read_bytes() == b"old manifest"
+    assert not (root / "transcripts/split=creatives").exists()
+    assert (root / "turns/split=workforce/part-b00000.parquet").read_bytes() == b"new"  # not touched by the run: left alone
+    assert not snapshot.dir.exists()
+
+
+# ------------------------------------------------------------------ status
+
+
+def test_status_reads_counts_from_the_files_and_the_last_run(ran: dict) -> None:
+    proc = run_cli(ran["raw"], ran["warehouse"], ran["home"], "status")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert str(ran["warehouse"]) in out
+    transcripts = next(line for line in out.splitlines() if line.strip().startswith("transcripts"))
+    assert transcripts.split()[1:3] == ["1", "1"]  # workforce, total
+    assert "quarantine  1 input(s)" in out
+    assert "last run    SUCCESS" in out and "warehouse_job" in out
+    assert "none waiting" in out
+
+
+def test_status_json(ran: dict) -> None:
+    proc = run_cli(ran["raw"], ran["warehouse"], ran["home"], "status", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["tables"]["transcripts"]["rows_by_split"] == {"workforce": 1}
+    assert report["tables"]["turns"]["rows"] == 4
+    assert report["tables"]["theme_flags"]["rows"] == 1
+    assert report["quarantine_rows"] == report["tables"]["quarantine"]["rows"] == 1
+    assert report["batches"] == 1 and report["pending_files"] == 0 and report["raw_files"] == 2
+    assert report["last_run"]["status"] == "SUCCESS" and report["last_run"]["seconds"] > 0
+    assert report["last_run"]["batch"] == report["last_batch"]
+
+
+def test_status_of_an_empty_warehouse_without_instance(tmp_path: Path) -> None:
+    proc = run_cli(tmp_path / "raw", tmp_path / "warehouse", tmp_path / "no_home", "status")
+    assert proc.returncode == 0, proc.stderr
+    assert "no tables yet" in proc.stdout
+    assert "last run    none recorded" in proc.stdout
+    assert "does not exist" in proc.stdout  # the raw folder
+    assert not (tmp_path / "warehouse").exists() and not (tmp_path / "no_home").exists()  # status writes nothing
+
+
+# ------------------------------------------------------------------ quarantine
+
+
+def test_quarantine_lists_the_rejected_inputs(ran: dict) -> None:
+    proc = run_cli(ran["raw"], ran["warehouse"], ran["home"], "quarantine")
+    assert proc.returncode == 0, proc.stderr
+    header, row = proc.stdout.splitlines()[1:3]
+    assert header.split()[:4] == ["source_file", "record", "id", "detected_at"] and header.rstrip().endswith("reason")
+    assert row.startswith("b.md") and "no transcript id" in row
+
+
+def test_quarantine_json_and_limit(ran: dict) -> None:
+    proc = run_cli(ran["raw"], ran["warehouse"], ran["home"], "quarantine", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert len(rows) == 1
+    assert set(rows[0]) == {"source_file", "source_record", "transcript_id", "reason", "detected_at"}
+    assert rows[0]["source_file"] == "b.md" and rows[0]["transcript_id"] is None
+    assert rows[0]["detected_at"].endswith("+00:00")
+    none = run_cli(ran["raw"], ran["warehouse"], ran["home"], "quarantine", "--json", "--limit", "0")
+    assert json.loads(none.stdout) == rows  # 0 = all
+    bad = run_cli(ran["raw"], ran["warehouse"], ran["home"], "quarantine", "--limit", "-1")
+    assert bad.returncode == 2 and "--limit" in bad.stderr
+
+
+def test_quarantine_limit_cuts_the_listing(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse"
+    (warehouse / "quarantine").mkdir(parents=True)
+    from etl_project.lib.warehouse import to_arrow
+    import datetime as dt
+    import pyarrow.parquet as pq
+
+    now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    frame = pl.DataFrame(
+        {
+            "source_file": [f"f{i}.md" for i in range(3)], "source_record": ["", "row 2", "line 3"],
+            "transcript_id": [None, "work_1", "x"], "reason": ["r0", "r1", "r2"],
+            "source_sha256": [None, "0" * 64, "1" * 64], "detected_at": [now] * 3,
+        },
+        schema_overrides={"detected_at": pl.Datetime("us", "UTC")},
+    )
+    pq.write_table(to_arrow(frame, "quarantine"), warehouse / "quarantine" / "part-0.parquet")
+    proc = run_cli(tmp_path / "raw", warehouse, tmp_path / "home", "quarantine", "--limit", "2")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "3 quarantined input(s)" in lines[0] and "showing 2" in lines[0]
+    assert len(lines) == 2 + 2 and lines[3].split()[:3] == ["f1.md", "row", "2"]
+    assert "2026-01-02 03:04:05" in lines[2]
+
+
+def test_quarantine_of_an_empty_warehouse(tmp_path: Path) -> None:
+    text = run_cli(tmp_path / "raw", tmp_path / "warehouse", tmp_path / "home", "quarantine")
+    assert text.returncode == 0 and "the quarantine is empty" in text.stdout
+    as_json = run_cli(tmp_path / "raw", tmp_path / "warehouse", tmp_path / "home", "quarantine", "--json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout) == []
+
+
+# ------------------------------------------------------------------ in-process helpers
+
+
+def test_default_folders_are_under_the_project_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl_project.definitions import PROJECT_ROOT
+
+    assert cli.PROJECT_ROOT == PROJECT_ROOT
+    monkeypatch.delenv("ETL_WAREHOUSE_DIR", raising=False)
+    monkeypatch.delenv("ETL_RAW_DIR", raising=False)
+    assert cli.warehouse_root() == PROJECT_ROOT / "data" / "warehouse"
+    assert cli.raw_root() == PROJECT_ROOT / "data" / "raw"
+    monkeypatch.setenv("ETL_WAREHOUSE_DIR", "/somewhere/else")
+    assert cli.warehouse_root() == Path("/somewhere/else")
+
+
+def test_help_lists_the_commands_and_exit_codes() -> None:
+    proc = subprocess.run([CLI, "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    for word in ("run", "status", "quarantine", "130"):
+        assert word in proc.stdout
+    assert subprocess.run([CLI, "bogus"], capture_output=True, text=True, timeout=60).returncode == 2

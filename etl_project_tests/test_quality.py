@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from etl_project.lib.alerts import read_alerts
-from etl_project.lib.expectations import BATCH_SUITE, TRANSCRIPTS_SUITE, TURNS_SUITE, transcript_measures, turn_measures, validate
+from etl_project.lib.expectations import TRANSCRIPTS_SUITE, TURNS_SUITE, transcript_measures, turn_measures, validate
 from etl_project_tests.conftest import SIMPLE_DIALOG, dialog, materialize_all, md_transcript
 
 
@@ -40,12 +40,12 @@ def outcome(outcomes, name):
 )
 def test_mojibake_left_after_repair_fails_the_batch(text: str, passes: bool) -> None:
     frame = transcripts_frame(["clean"] * 10 + [text] * 2)
-    assert outcome(validate(transcript_measures(frame), BATCH_SUITE), "no_mojibake_left").success is passes
+    assert outcome(validate(transcript_measures(frame), TRANSCRIPTS_SUITE), "no_mojibake_left").success is passes
 
 
 def test_duplicate_ids_fail_and_observed_counts_are_reported() -> None:
     frame = transcripts_frame(["a", "b"]).with_columns(pl.lit("work_1").alias("transcript_id"))
-    result = outcome(validate(transcript_measures(frame), BATCH_SUITE), "ids_unique")
+    result = outcome(validate(transcript_measures(frame), TRANSCRIPTS_SUITE), "ids_unique")
     assert not result.success and result.observed["unexpected_count"] == 2
 
 
@@ -87,18 +87,23 @@ def test_malformed_file_raises_an_alert(raw_dir: Path, warehouse_dir: Path) -> N
     assert "broken.md" in alerts[0]["summary"] and "binary" in alerts[0]["summary"]
 
 
-def test_error_check_blocks_publishing_and_alerts(raw_dir: Path, warehouse_dir: Path) -> None:
+def test_error_check_blocks_what_depends_on_transcripts_and_alerts(raw_dir: Path, warehouse_dir: Path) -> None:
+    import dagster as dg
+
+    @dg.asset(deps=["transcripts"])
+    def report_on_transcripts() -> None:
+        """Stands for any downstream consumer, e.g. a prevalence report."""
+
     # U+FFFD is what is left where bytes were lost: repair cannot bring them back.
     for i in range(3):
         (raw_dir / f"work_{i:04d}.md").write_text(md_transcript(f"work_{i:04d}", dialog(("AI", "Hi?"), ("User", "I lost \ufffd\ufffd this"))))
     (raw_dir / "junk.md").write_text("no id, no turns")
-    result = materialize_all(raw_dir, warehouse_dir, expect_success=False)
-    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
-    assert "no_mojibake_left" in failed
+    result = materialize_all(raw_dir, warehouse_dir, expect_success=False, extra_assets=[report_on_transcripts])
+    failed = {(e.check_name, e.severity.value) for e in result.get_asset_check_evaluations() if not e.passed}
+    assert ("no_mojibake_left", "ERROR") in failed
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert not {"transcripts", "turns", "theme_flags"} & materialized
-    assert not (warehouse_dir / "transcripts").exists()
-    assert "quarantine" in materialized  # rejects are still recorded
+    assert "report_on_transcripts" not in materialized  # blocked by the ERROR check
+    assert {"transcripts", "quarantine"} <= materialized  # rows passed their contract; rejects are recorded
     kinds = {a["kind"] for a in read_alerts(warehouse_dir / "_alerts" / "alerts.jsonl")}
     assert kinds == {"check_failed", "quarantine"}
 

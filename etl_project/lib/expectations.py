@@ -69,18 +69,15 @@ def turn_measures(turns: pl.DataFrame) -> pl.DataFrame:
 # Ranges seen in real interviews: the 185 sample transcripts have 15-43 turns
 # (median 23) and participants speak 24-77 % of the words (mean 48 %); none has
 # an empty turn. The bounds leave generous room around that.
-BATCH_SUITE: tuple[Expectation, ...] = (
+TRANSCRIPTS_SUITE: tuple[Expectation, ...] = (
     Expectation(
-        "ids_unique", ERROR, "transcript_id is unique in the batch",
+        "ids_unique", ERROR, "transcript_id is unique across the table",
         lambda gxe: gxe.ExpectColumnValuesToBeUnique(column="transcript_id"),
     ),
     Expectation(
         "no_mojibake_left", ERROR, "at most 1 % of transcripts still hold mojibake markers (â€, Ã/Â + Latin-1, U+FFFD) after repair",
         lambda gxe: gxe.ExpectColumnValuesToBeInSet(column="has_mojibake_marker", value_set=[False], mostly=0.99),
     ),
-)
-
-TRANSCRIPTS_SUITE: tuple[Expectation, ...] = (
     Expectation(
         "turns_in_range", WARN, "98 % of transcripts have 6-120 turns (real interviews: 15-43)",
         lambda gxe: gxe.ExpectColumnValuesToBeBetween(column="n_turns", min_value=6, max_value=120, mostly=0.98),
@@ -88,10 +85,6 @@ TRANSCRIPTS_SUITE: tuple[Expectation, ...] = (
     Expectation(
         "participant_share_of_words", WARN, "95 % of transcripts give the participant 10-95 % of the words",
         lambda gxe: gxe.ExpectColumnValuesToBeBetween(column="participant_word_share", min_value=0.10, max_value=0.95, mostly=0.95),
-    ),
-    Expectation(
-        "ids_unique", ERROR, "transcript_id is unique across the table",
-        lambda gxe: gxe.ExpectColumnValuesToBeUnique(column="transcript_id"),
     ),
     Expectation(
         "every_split_present", WARN, "the warehouse holds all three splits (workforce, creatives, scientists)",

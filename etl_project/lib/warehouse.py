@@ -196,6 +196,8 @@ class Warehouse:
             (bucket_of(pl.col(bucket_by)) if bucket_by else pl.lit(UNBUCKETED)).alias(BUCKET_COLUMN)
         )
         keys = [c for c in (partition_by, BUCKET_COLUMN) if c]
+        if partition_by is None and frame.is_empty():  # an empty unpartitioned table is still a file readers can open
+            return [self.replace_file_atomically(self._file(table, None, UNBUCKETED), frame.drop(BUCKET_COLUMN), table)]
         written = []
         for values, part in frame.group_by(keys, maintain_order=True):
             partition, bucket = (values[0], values[1]) if partition_by else (None, values[0])

@@ -1,12 +1,17 @@
 """Data-quality checks: Great Expectations suites as Dagster asset checks, with alerts.
 
-* ``staged_transcripts`` gets the batch suite as *blocking* checks: an ERROR
-  there (duplicate ids, mojibake left after repair) stops ``transcripts``,
-  ``turns`` and ``theme_flags`` from being written, so a bad batch never reaches
-  analysts. Quarantine still records the rejects.
+* Row by row, every table is gated by its pandera contract *before* it is
+  written (``matches_contract``, in the writer assets): a transcript that
+  breaks it is quarantined, so analysts never see it.
 * ``transcripts`` and ``turns`` get the dataset suites on the published table
-  (the whole warehouse, not just this batch): failures are reported and
-  alerted; WARN ones do not fail anything.
+  (the whole warehouse, not just this batch). The ``transcripts`` checks are
+  blocking: an ERROR there (duplicate ids, mojibake left after repair above
+  1 %) stops everything downstream of ``transcripts`` (the reports); WARN ones
+  are reported and alerted, nothing more.
+
+Dagster runs checks per asset, not per partition: a check that took a
+partitioned asset as input would be handed every batch. So these checks read
+the published tables through the warehouse resource instead.
 
 Every failed expectation raises an alert: non-blocking failures do not fail a
 run, so a run-failure sensor would never hear of them.
@@ -20,7 +25,6 @@ import polars as pl
 from etl_project.defs.resources import Alerter, WarehouseResource
 from etl_project.lib.alerts import Alert
 from etl_project.lib.expectations import (
-    BATCH_SUITE,
     TRANSCRIPTS_SUITE,
     TURNS_SUITE,
     Expectation,
@@ -60,19 +64,11 @@ def report(context: dg.AssetCheckExecutionContext, alerter: Alerter, asset: str,
         )
 
 
-@dg.multi_asset_check(specs=specs("staged_transcripts", BATCH_SUITE, blocking=True))
-def staged_transcripts_expectations(
-    context: dg.AssetCheckExecutionContext, alerter: Alerter, staged_transcripts: pl.DataFrame
-) -> Iterator[dg.AssetCheckResult]:
-    """The batch about to be published: unique ids, no mojibake left."""
-    yield from report(context, alerter, "staged_transcripts", validate(transcript_measures(staged_transcripts), BATCH_SUITE))
-
-
-@dg.multi_asset_check(specs=specs("transcripts", TRANSCRIPTS_SUITE, blocking=False))
+@dg.multi_asset_check(specs=specs("transcripts", TRANSCRIPTS_SUITE, blocking=True))
 def transcripts_expectations(
     context: dg.AssetCheckExecutionContext, alerter: Alerter, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult]:
-    """The published transcripts table as a whole: turn counts, word shares, ids, splits."""
+    """The published transcripts table as a whole: ids, mojibake left, turn counts, word shares, splits."""
     table = warehouse.get().read("transcripts", columns=["transcript_id", "split", "n_turns", "n_words", "n_participant_words", "text"])
     if table is None:
         raise dg.Failure("transcripts has not been written yet")
@@ -90,4 +86,4 @@ def turns_expectations(
     yield from report(context, alerter, "turns", validate(turn_measures(table), TURNS_SUITE))
 
 
-ALL_CHECKS = [staged_transcripts_expectations, transcripts_expectations, turns_expectations]
+ALL_CHECKS = [transcripts_expectations, turns_expectations]
