@@ -30,10 +30,11 @@ ALL_ASSETS = [raw_transcripts, repaired_transcripts, staged_tables, transcripts,
 def build_resources() -> dict:
     warehouse = WarehouseResource(root=path_setting("ETL_WAREHOUSE_DIR", PROJECT_ROOT / "data" / "warehouse"))
     webhook = dg.EnvVar("ETL_ALERT_WEBHOOK_URL") if os.environ.get("ETL_ALERT_WEBHOOK_URL") else None
+    alerts = dg.EnvVar("ETL_ALERTS_FILE") if os.environ.get("ETL_ALERTS_FILE") else None
     return {
         "raw_folder": RawFolder(path=path_setting("ETL_RAW_DIR", PROJECT_ROOT / "data" / "raw")),
         "warehouse": warehouse,
-        "alerter": Alerter(warehouse=warehouse, webhook_url=webhook),
+        "alerter": Alerter(warehouse=warehouse, webhook_url=webhook, alerts_path=alerts),
     }
 
 

@@ -33,7 +33,10 @@ class RawFolder(dg.ConfigurableResource):
 class WarehouseResource(dg.ConfigurableResource):
     """The Parquet warehouse the pipeline writes (``ETL_WAREHOUSE_DIR``)."""
 
-    root: str = Field(description="Warehouse root folder; relative paths are relative to the working directory.")
+    root: str = Field(
+        description="Warehouse root: a folder (relative to the working directory) or an object-store URI such as "
+        "s3://bucket/prefix (endpoint and credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...)."
+    )
 
     def get(self) -> Warehouse:
         return Warehouse(self.root)
@@ -44,9 +47,18 @@ class Alerter(dg.ConfigurableResource):
 
     warehouse: WarehouseResource
     webhook_url: Optional[str] = Field(default=None, description="Slack-compatible incoming webhook (ETL_ALERT_WEBHOOK_URL); none by default.")
+    alerts_path: Optional[str] = Field(
+        default=None,
+        description="Local JSON-lines file for alerts (ETL_ALERTS_FILE); default <warehouse>/_alerts/alerts.jsonl, "
+        "or .dagster_home/_alerts/alerts.jsonl when the warehouse is on object storage (objects cannot be appended to).",
+    )
 
     @property
     def alerts_file(self) -> Path:
+        if self.alerts_path:
+            return Path(self.alerts_path)
+        if "://" in self.warehouse.root:
+            return Path(".dagster_home") / "_alerts" / "alerts.jsonl"
         return Path(self.warehouse.root) / "_alerts" / "alerts.jsonl"
 
     def raise_alert(self, log, alert: Alert) -> None:

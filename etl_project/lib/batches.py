@@ -54,7 +54,7 @@ def fingerprint(listing: pl.DataFrame) -> str:
 
 def read_manifest(warehouse: Warehouse) -> pl.DataFrame:
     path = warehouse.root / MANIFEST
-    return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=MANIFEST_SCHEMA)
+    return warehouse.read_file(path) if warehouse.exists(path) else pl.DataFrame(schema=MANIFEST_SCHEMA)
 
 
 def pending(listing: pl.DataFrame, manifest: pl.DataFrame) -> pl.DataFrame:

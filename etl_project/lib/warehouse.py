@@ -19,12 +19,16 @@ the size of the warehouse. Files are zstd-compressed with bounded row groups;
 the partition column lives in the folder name only, as hive partitioning
 expects, so DuckDB, Spark, pyarrow, polars and pandas all read the same columns.
 
-A write is atomic per file: the new file is written and fsynced in
-``_staging/`` on the same filesystem, then moved over the old one with
-``os.replace``. A reader (or a crash) sees the old file or the new one, never a
-torn one. Writing is an *upsert* under a per-table lock: rows of the batch
-replace the rows with the same key, other rows stay, so re-running on the same
-input changes nothing and concurrent runs do not lose each other's rows.
+A write is atomic per file: on local disk the new file is written and fsynced
+in ``_staging/`` on the same filesystem, then moved over the old one with
+``os.replace``; on object storage (``s3://bucket/prefix``, any S3-compatible
+endpoint, through pyarrow's filesystem layer) an object appears whole when its
+upload completes. A reader (or a crash) sees the old file or the new one,
+never a torn one. Writing is an *upsert* under a per-table lock: rows of the
+batch replace the rows with the same key, other rows stay, so re-running on the
+same input changes nothing and concurrent runs do not lose each other's rows.
+On object storage there is no file lock: there, writers of one table are kept
+apart by a Dagster concurrency pool (see the README's cluster section).
 """
 
 from __future__ import annotations
@@ -35,10 +39,11 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from etl_project import __version__
@@ -94,18 +99,47 @@ def to_arrow(frame: pl.DataFrame, table: str) -> pa.Table:
 
 
 class Warehouse:
-    """A warehouse rooted at a local folder."""
+    """A warehouse rooted at a local folder or at an object-store URI (``s3://bucket/prefix``).
+
+    For S3-compatible stores the endpoint and credentials come from the usual
+    environment (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...).
+    """
 
     def __init__(self, root: str | os.PathLike[str]):
-        self.root = Path(root)
+        text = os.fspath(root)
+        self.uri = text
+        if "://" in text:
+            self.fs, base = pafs.FileSystem.from_uri(text)
+            self.is_local = False
+            self.root: Path | PurePosixPath = PurePosixPath(base)
+        else:
+            self.fs = pafs.LocalFileSystem()
+            self.is_local = True
+            self.root = Path(text)
 
     # ------------------------------------------------------------ reading
 
-    def table_dir(self, table: str) -> Path:
+    def table_dir(self, table: str) -> Path | PurePosixPath:
         return self.root / table
 
-    def partition_files(self, table: str) -> list[Path]:
-        return sorted(self.table_dir(table).glob("**/part-*.parquet"))
+    def partition_files(self, table: str) -> list[Path | PurePosixPath]:
+        selector = pafs.FileSelector(str(self.table_dir(table)), recursive=True, allow_not_found=True)
+        infos = self.fs.get_file_info(selector)
+        kind = Path if self.is_local else PurePosixPath
+        return sorted(
+            kind(info.path) for info in infos
+            if info.type == pafs.FileType.File and info.base_name.startswith("part-") and info.base_name.endswith(".parquet")
+        )
+
+    def exists(self, path: Path | PurePosixPath) -> bool:
+        return self.fs.get_file_info(str(path)).type == pafs.FileType.File
+
+    def read_file(self, path: Path | PurePosixPath, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        table = pq.read_table(str(path), filesystem=self.fs, columns=None if columns is None else list(columns))
+        return pl.from_arrow(table)
+
+    def delete_file(self, path: Path | PurePosixPath) -> None:
+        self.fs.delete_file(str(path))
 
     def read(
         self,
@@ -125,8 +159,15 @@ class Warehouse:
             paths = [p for p in paths if p in wanted]
         if not paths:
             return None
-        hive = paths[0].parent != self.table_dir(table)
-        frame = pl.read_parquet([str(p) for p in paths], hive_partitioning=hive)
+        frames = []
+        for path in paths:
+            partition = path.parent.name.partition("=") if path.parent != self.table_dir(table) else None
+            file_columns = None if columns is None else [c for c in columns if partition is None or c != partition[0]]
+            frame = self.read_file(path, file_columns)
+            if partition is not None:
+                frame = frame.with_columns(pl.lit(partition[2], dtype=pl.String).alias(partition[0]))
+            frames.append(frame)
+        frame = pl.concat(frames, how="vertical_relaxed")
         return frame if columns is None else frame.select(columns)
 
     def _file(self, table: str, partition: str | None, bucket: str, partition_by: str = "split") -> Path:
@@ -142,13 +183,13 @@ class Warehouse:
         removed = 0
         with self.locked(table):
             for path in self.partition_files(table):
-                frame = pl.read_parquet(path)
+                frame = self.read_file(path)
                 kept = frame.join(keep, on=keep.columns, how="semi")
                 if kept.height == frame.height:
                     continue
                 removed += frame.height - kept.height
                 if kept.is_empty():
-                    path.unlink()
+                    self.delete_file(path)
                 else:
                     self.replace_file_atomically(path, kept, table)
         return removed
@@ -170,7 +211,14 @@ class Warehouse:
 
     @contextlib.contextmanager
     def locked(self, table: str):
-        """Hold the table's write lock (an advisory file lock) for a read-merge-write."""
+        """Hold the table's write lock (an advisory file lock) for a read-merge-write.
+
+        Object stores have no such lock: there this only marks the critical
+        section, and a Dagster concurrency pool keeps a table's writers apart.
+        """
+        if not self.is_local:
+            yield
+            return
         locks = self.root / LOCKS
         locks.mkdir(parents=True, exist_ok=True)
         with open(locks / f"{table}.lock", "a+") as handle:
@@ -205,8 +253,13 @@ class Warehouse:
             written.append(self.replace_file_atomically(target, part.drop(keys), table))
         return sorted(written)
 
-    def replace_file_atomically(self, target: Path, frame: pl.DataFrame, table: str) -> Path:
-        """Write ``frame`` to ``target`` through ``_staging/``: readers see the old file or the new one."""
+    def replace_file_atomically(self, target: Path | PurePosixPath, frame: pl.DataFrame, table: str) -> Path | PurePosixPath:
+        """Write ``frame`` to ``target`` so that readers see the old file or the new one, never a torn one."""
+        if not self.is_local:
+            # An S3 object becomes visible only when its upload completes.
+            with self.fs.open_output_stream(str(target)) as out:
+                pq.write_table(to_arrow(frame, table), out, compression="zstd", row_group_size=ROWS_PER_GROUP.get(table, 100_000))
+            return target
         staging = self.root / STAGING
         staging.mkdir(parents=True, exist_ok=True)
         tmp = staging / f"{table}-{os.getpid()}-{uuid.uuid4().hex}.parquet"
@@ -232,6 +285,8 @@ class Warehouse:
         A staging file is named ``<table>-<pid>-<uuid>.parquet``; it is a leftover
         when its process no longer runs. Files of live writers are left alone.
         """
+        if not self.is_local:
+            return 0
         staging = self.root / STAGING
         if not staging.is_dir():
             return 0
