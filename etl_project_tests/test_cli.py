@@ -99,7 +99,7 @@ def test_a_second_batch_in_the_same_dagster_home_runs(ran: dict, tmp_path: Path)
     (raw / "creativity_0002.md").write_text(md_transcript("creativity_0002"))
     proc = run_cli(raw, warehouse, home, "run", "--no-progress")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "transcripts written   1 this run; 1 in the warehouse" in proc.stdout  # the creatives partition
+    assert "transcripts written   1 this run; 2 in the warehouse" in proc.stdout  # the whole table, not just the touched file
 
 
 def test_missing_raw_folder_is_a_clear_error(tmp_path: Path) -> None:

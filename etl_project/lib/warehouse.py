@@ -131,6 +131,14 @@ class Warehouse:
             if info.type == pafs.FileType.File and info.base_name.startswith("part-") and info.base_name.endswith(".parquet")
         )
 
+    def row_count(self, table: str) -> int:
+        """Rows in the whole table, from the Parquet footers (no data read)."""
+        total = 0
+        for path in self.partition_files(table):
+            with self.fs.open_input_file(str(path)) as handle:
+                total += pq.ParquetFile(handle).metadata.num_rows
+        return total
+
     def exists(self, path: Path | PurePosixPath) -> bool:
         return self.fs.get_file_info(str(path)).type == pafs.FileType.File
 
@@ -368,6 +376,7 @@ class Published:
     rows_in_touched_partitions: int
     files: list[Path]
     merged: pl.DataFrame
+    rows_in_table: int
 
 
 def publish_table(
@@ -417,4 +426,5 @@ def publish_table(
             files: list[Path] = []
         else:
             files = warehouse.write_partitioned(table, merged, partition_by=partition_by, sort_by=sort_by, bucket_by=bucket_by)
-    return Published(table, batch.height, merged.height, files, merged)
+        rows_in_table = warehouse.row_count(table)
+    return Published(table, batch.height, merged.height, files, merged, rows_in_table)

@@ -35,16 +35,17 @@ def publish(context: dg.AssetExecutionContext, warehouse: Warehouse, *, table: s
     except ContractViolation as exc:
         raise dg.Failure(description=str(exc), metadata={"failure_cases": preview(exc.failure_cases, rows=20)}) from exc
     metadata: dict = {
-        "dagster/row_count": done.rows_in_touched_partitions,
+        "dagster/row_count": done.rows_in_table,
         "rows_in_batch": done.rows_in_batch,
+        "rows_in_touched_files": done.rows_in_touched_partitions,
         "files_written": len(done.files),
         "path": str(warehouse.table_dir(table)),
         "dagster/column_schema": column_schema(TABLES[table]["model"]),
         "preview": preview(done.merged.drop("text", strict=False)),
     }
     if "split" in done.merged.columns and done.merged.height:
-        metadata["rows_by_split"] = counts_by(done.merged, "split")
-    context.log.info("%s: %d rows in the touched partitions after merging %d from this run", table, done.rows_in_touched_partitions, done.rows_in_batch)
+        metadata["touched_rows_by_split"] = counts_by(done.merged, "split")
+    context.log.info("%s: %d rows from this run merged; %d rows in the table", table, done.rows_in_batch, done.rows_in_table)
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[dg.AssetCheckResult(check_name=CONTRACT_CHECK, passed=True, metadata={"rows_validated": done.rows_in_touched_partitions})],
