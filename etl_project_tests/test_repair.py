@@ -66,3 +66,42 @@ def test_repair_column_normalises_line_endings_and_counts_per_row() -> None:
     assert out.get_column("text").to_list() == ["a\nb\nc", "don’t\n–", "clean – text", None]
     assert out.get_column("n_repairs").to_list() == [0, 2, 0, 0]
     assert out.schema["n_repairs"] == pl.Int32
+
+
+def test_the_ftfy_gate_is_exact_on_real_and_damaged_lines() -> None:
+    """Wherever the gate lets a line skip ftfy, ftfy would not have changed it."""
+    import ftfy
+
+    from etl_project.lib.repair import FTFY_CONFIG, ftfy_may_change
+    from etl_project_tests.conftest import SAMPLE_RAW
+
+    lines = {line for path in SAMPLE_RAW.rglob("*.md") for line in path.read_text(encoding="utf-8").splitlines()}
+    extra = [CLEAN, "½ price, ¼ cup, 3² m², 90° angle, ©2024, ®, ™, €5, ¥, £", "Ünïcödé façade — “quoted” ‘single’ «guillemets»",
+             "日本語のテキスト", "Привет мир", "Γειά σου", "مرحبا", "שלום", "🙂👍🏽🎉", "tab\there", "a\u00a0b non-breaking"]
+    samples = sorted(lines | set(extra))
+    damaged = [f(line) for line in samples for f in (as_cp1252, as_latin1) if any(ord(c) > 127 for c in line)]
+    checked = 0
+    for line in samples + damaged + [as_cp1252(as_cp1252(x)) for x in extra]:
+        if not ftfy_may_change(line):
+            assert ftfy.fix_text(line, FTFY_CONFIG) == line, line
+            checked += 1
+    assert checked > 1000  # most real lines skip ftfy
+
+
+def test_the_vectorised_prefilter_never_misses_what_ftfy_would_look_at() -> None:
+    """The Rust translation of ftfy's detector must match wherever ftfy's own does (a superset is fine)."""
+    import random
+
+    from ftfy.badness import BADNESS_RE
+
+    from etl_project.lib.repair import MAY_NEED_FTFY_PATTERN, ftfy_may_change
+
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in [*range(0x20, 0x7F), *range(0x80, 0x250), *range(0x370, 0x460), *range(0x2010, 0x2200), *range(0x2500, 0x2600), 0x1C, 0x85, 0x3000]]
+    strings = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 10))) for _ in range(60_000)]
+    strings += [as_cp1252(s) for s in (CLEAN, "don’t – “so”", "Привет", "😅")] + [as_latin1("don’t")]
+    flagged = pl.Series(strings).str.contains(MAY_NEED_FTFY_PATTERN).to_list()
+    missed = [s for s, hit in zip(strings, flagged) if not hit and ftfy_may_change(s)]
+    assert missed == []
+    assert sum(bool(BADNESS_RE.search(s)) for s in strings) > 1000  # the sample does exercise the detector
+    assert not any(pl.Series([CLEAN, "plain - ascii", "It’s 50°C — ok"]).str.contains(MAY_NEED_FTFY_PATTERN))

@@ -194,10 +194,14 @@ def decode_bytes(data: bytes) -> str:
         text = _decode_utf8_or_1252(data)
     if not text.strip():
         raise UnreadableInput("empty file (no text, or whitespace only)")
-    controls = sum(1 for ch in text[:65536] if ch < " " and ch not in "\t\n\r\f")
-    if "\x00" in text or controls > max(8, len(text[:65536]) // 100):
+    head = text[:65536]
+    controls = len(_CONTROL_BYTES.findall(head))
+    if "\x00" in text or controls > max(8, len(head) // 100):
         raise UnreadableInput("binary data (control bytes), not text")
     return text
+
+
+_CONTROL_BYTES = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 
 
 def _decode_utf8_or_1252(data: bytes) -> str:

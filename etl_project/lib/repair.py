@@ -14,9 +14,23 @@ for interview transcripts whose words must survive):
   ``normalization`` (NFC would silently re-encode decomposed accents) and
   ``fix_line_breaks`` (line endings are normalised here, before ftfy).
 
-Repair is line by line: a line made only of printable ASCII (plus tab) cannot
-hold mojibake, so it skips ftfy entirely; every other line, from any code page,
-goes through ftfy. ``n_repairs`` counts the lines ftfy changed.
+Repair is line by line, and ftfy runs only where it can change something:
+
+1. a transcript reaches Python only if polars (Rust regex, vectorised) finds
+   something ftfy could act on: a match of ftfy's own mojibake detector,
+   translated to Rust syntax (:data:`MAY_NEED_FTFY_PATTERN`; tested to match
+   wherever ftfy's matches), or a C1/control character. Everything else,
+   ASCII or legitimate non-ASCII text (dashes, curly quotes, accents, emoji,
+   Chinese), stays in polars;
+2. in those, a line reaches ``ftfy.fix_text`` only if ftfy's own
+   mojibake detector (``ftfy.badness.is_bad``, the test its encoding fixer
+   starts with) fires, or it holds a C1 control, a control character or a
+   surrogate (what the other enabled fixers act on). For any other line every
+   enabled fixer is a no-op, so skipping it is exact, not a heuristic: no
+   marker list, mojibake from any code page ftfy knows still gets fixed (a
+   test checks the gate against ftfy on real and damaged lines).
+
+``n_repairs`` counts the lines ftfy changed.
 """
 
 from __future__ import annotations
@@ -25,6 +39,8 @@ import re
 
 import ftfy
 import polars as pl
+from ftfy.badness import BADNESS_RE, is_bad
+from ftfy.chardata import C1_CONTROL_RE, CONTROL_CHARS
 
 FTFY_CONFIG = ftfy.TextFixerConfig(
     unescape_html=False,
@@ -40,6 +56,56 @@ FTFY_CONFIG = ftfy.TextFixerConfig(
 # pattern serves Python's re and polars' (Rust) regex engine.
 NEEDS_FTFY_PATTERN = r"[^\t\n\x20-\x7e]"
 _NEEDS_FTFY = re.compile(NEEDS_FTFY_PATTERN)
+# What remove_control_chars, remove_terminal_escapes and fix_surrogates act on.
+_CONTROL_OR_SURROGATE = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(CONTROL_CHARS)) + "\ud800-\udfff]")
+
+
+def _verbose_to_plain(pattern: str) -> str:
+    """A Python ``re.VERBOSE`` pattern without its comments and layout whitespace (classes kept as written)."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+        elif in_class:
+            out.append(c)
+            in_class = c != "]"
+            i += 1
+        elif c == "[":
+            in_class = True
+            out.append(c)
+            i += 1
+            if pattern[i : i + 1] == "^":
+                out.append("^")
+                i += 1
+            if pattern[i : i + 1] == "]":  # a leading ']' is literal in Python
+                out.append("\\]")
+                i += 1
+        elif c == "#":
+            end = pattern.find("\n", i)
+            i = len(pattern) if end < 0 else end
+        else:
+            if not c.isspace():
+                out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _rust_may_need_ftfy() -> str:
+    # Python's \w also takes numbers like '⅜' and its \s the separators \x1c-\x1f;
+    # widen both so the Rust pattern matches wherever Python's does (never less).
+    badness = _verbose_to_plain(BADNESS_RE.pattern).replace("\\w", "[\\w\\p{N}]").replace("\\s", "[\\s\\x1c-\\x1f]")
+    controls = "".join(f"\\x{{{c:X}}}" for c in sorted(CONTROL_CHARS))
+    return f"(?m){badness}|[\\x{{80}}-\\x{{9F}}{controls}]"
+
+
+MAY_NEED_FTFY_PATTERN = _rust_may_need_ftfy()
+
+
+def ftfy_may_change(line: str) -> bool:
+    """False only when every fixer enabled in FTFY_CONFIG leaves ``line`` as it is."""
+    return bool(is_bad(line) or C1_CONTROL_RE.search(line) or _CONTROL_OR_SURROGATE.search(line))
 
 
 def normalise_line_endings(text: str) -> str:
@@ -58,7 +124,7 @@ def repair_text(text: str) -> tuple[str, int]:
     lines = text.split("\n")
     changed = 0
     for i, line in enumerate(lines):
-        if _NEEDS_FTFY.search(line):
+        if _NEEDS_FTFY.search(line) and ftfy_may_change(line):
             fixed = ftfy.fix_text(line, FTFY_CONFIG)
             if fixed != line:
                 lines[i] = fixed
@@ -69,13 +135,13 @@ def repair_text(text: str) -> tuple[str, int]:
 def repair_column(frame: pl.DataFrame, column: str = "text") -> pl.DataFrame:
     """Repair ``column`` in place and add ``n_repairs`` (Int32).
 
-    Only rows that contain a non-ASCII or control character are handed to
-    Python; the rest stay in polars untouched.
+    Only rows in which ftfy could change something are handed to Python; the
+    rest stay in polars untouched.
     """
     normalised = frame.with_columns(
         pl.col(column).str.replace_all("\r\n", "\n", literal=True).str.replace_all("\r", "\n", literal=True)
     )
-    needs = normalised.get_column(column).str.contains(NEEDS_FTFY_PATTERN).fill_null(False)
+    needs = normalised.get_column(column).str.contains(MAY_NEED_FTFY_PATTERN).fill_null(False)
     if not needs.any():
         return normalised.with_columns(pl.lit(0, dtype=pl.Int32).alias("n_repairs"))
     repaired = normalised.filter(needs).get_column(column).map_elements(
