@@ -1,0 +1,611 @@
+"""``make bench``: the benchmark driver.
+
+One invocation generates (or reuses) the corpora, then runs on the same files,
+interleaved and repeated, each run in its own process:
+
+* ``floor``  -- :mod:`bench.floor` (read the bytes, write one Parquet string column);
+* ``core``   -- :func:`etl_project.lib.pipeline.run_core` via :mod:`bench.worker`;
+* ``naive``  -- :mod:`bench.naive`; above ``--naive-full-max`` transcripts on a fixed
+  1-in-``--naive-every`` subsample, its throughput scaled to the full size;
+* ``core_sub`` -- the core on that same subsample (a same-input core/naive ratio);
+* ``dagster`` -- ``etl-project run`` (what ``make run`` runs) with ``ETL_RAW_DIR``,
+  ``ETL_WAREHOUSE_DIR`` and a fresh ``DAGSTER_HOME``, up to ``--dagster-max`` transcripts;
+
+plus a cold-start breakdown (interpreter, imports) at the smallest size. Every
+run's wall time and peak RSS (``os.wait4``) are recorded; the medians, ratios,
+stage shares and target verdicts go to ``bench/out/results.json`` and to the
+generated block of ``BENCHMARKS.md``. The core and naive outputs of the first
+repetition are compared (:mod:`bench.compare`); any difference beyond the
+intended ones makes the benchmark exit 1.
+
+Repetitions: the first repetition always runs in full; later ones (up to
+``--repeats``) run only while the projected total stays within ``--budget-min``
+(the slow 50,000-transcript runs are then repeated fewer times; the report
+says how many runs each median is of).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+from bench import generate as gen
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+ETL_PROJECT = Path(sys.executable).parent / "etl-project"
+REPORT = PROJECT_ROOT / "BENCHMARKS.md"
+MARK_START, MARK_END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
+KINDS = ("floor", "core", "naive", "core_sub", "dagster")
+TARGETS = {
+    "core_vs_naive_min": 15.0,
+    "core_vs_floor_max": 3.0,
+    "core_peak_rss_max_bytes": 1.5e9,
+    "make_run_small_max_s": 20.0,
+    "stage_share_max": 0.25,
+}
+LIBRARIES = ("polars", "pyarrow", "pandas", "ftfy", "pandera", "dagster", "great_expectations", "duckdb")
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def measured(cmd: list[str], *, env: dict | None = None, timeout: float | None = None) -> dict:
+    """Run ``cmd``; its wall time, exit code, peak RSS and CPU time (from ``os.wait4``) and output tails."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=PROJECT_ROOT)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except KeyboardInterrupt:
+            proc.kill()
+            raise
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
+    return {
+        "rc": proc.returncode,
+        "process_s": wall,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "steps_s": step_seconds(stdout + "\n" + stderr),
+        "stdout_tail": stdout[-8000:],
+        "stderr_tail": stderr[-3000:],
+    }
+
+
+def machine() -> dict:
+    def cpu_model() -> str:
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return platform.processor() or "unknown"
+
+    def ram_gib() -> float:
+        try:
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 2**20, 1)
+        except OSError:
+            pass
+        return 0.0
+
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name.replace("_", "-"))
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "ram_gib": ram_gib(),
+        "cpu": cpu_model(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "libraries": versions,
+        "load_average_start": list(os.getloadavg()),
+    }
+
+
+# ---------------------------------------------------------------- one run of each kind
+
+
+class Runner:
+    def __init__(self, work: Path, keep: Path):
+        self.work = work
+        self.keep = keep  # outputs kept for the comparison
+        self.counter = 0
+
+    def _fresh(self, label: str) -> Path:
+        self.counter += 1
+        path = self.work / f"{self.counter:03d}-{label}"
+        if path.exists():
+            shutil.rmtree(path)
+        return path
+
+    def worker(self, kind: str, raw: Path, label: str, keep_as: str | None) -> dict:
+        out = self._fresh(label)
+        result_json = out.with_suffix(".json")
+        rec = measured([PYTHON, "-m", "bench.worker", kind, str(raw), str(out), str(result_json)])
+        if rec["rc"] == 0:
+            rec.update(json.loads(result_json.read_text()))
+        rec["wall_s"] = rec.get("work_s")
+        self._settle(out, keep_as)
+        result_json.unlink(missing_ok=True)
+        return rec
+
+    def dagster(self, raw: Path, label: str) -> dict:
+        out = self._fresh(label)
+        home = out / "dagster_home"
+        home.mkdir(parents=True)
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        env = {
+            **os.environ,
+            "ETL_RAW_DIR": str(raw),
+            "ETL_WAREHOUSE_DIR": str(out / "warehouse"),
+            "DAGSTER_HOME": str(home),
+            "GX_ANALYTICS_ENABLED": "false",
+        }
+        rec = measured([str(ETL_PROJECT), "run"], env=env)
+        rec["wall_s"] = rec["process_s"]
+        m = re.search(r"time taken\s+([0-9.]+)\s*s", rec["stdout_tail"])
+        rec["cli_time_taken_s"] = float(m.group(1)) if m else None
+        m = re.search(r"transcripts written\s+(\d+)", rec["stdout_tail"])
+        rec["transcripts_written"] = int(m.group(1)) if m else None
+        storage = home / "storage"
+        rec["dagster_storage_mb"] = round(sum(p.stat().st_size for p in storage.rglob("*") if p.is_file()) / 2**20, 1) if storage.is_dir() else 0.0
+        shutil.rmtree(out, ignore_errors=True)
+        return rec
+
+    def _settle(self, out: Path, keep_as: str | None) -> None:
+        if keep_as is None:
+            shutil.rmtree(out, ignore_errors=True)
+            return
+        target = self.keep / keep_as
+        if target.exists():
+            shutil.rmtree(target)
+        if out.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(out, target)
+
+
+COLD_RUN = """
+import json, sys, time
+t0 = time.perf_counter()
+import etl_project.definitions
+t1 = time.perf_counter()
+ge_at_import = "great_expectations" in sys.modules
+from etl_project.cli import main
+rc = main(["run"])
+t2 = time.perf_counter()
+print("BENCH_COLD " + json.dumps({"definitions_import_s": t1 - t0, "run_s": t2 - t1, "rc": rc,
+      "ge_at_import": ge_at_import, "ge_after_run": "great_expectations" in sys.modules}))
+sys.exit(rc)
+"""
+STEP_LINE = re.compile(r"\[\d+/\d+\]\s+(\S+)\s+done\s+([0-9.]+)\s*s")
+
+
+def step_seconds(stdout: str) -> dict[str, float]:
+    """Per-asset/check durations from the CLI's progress lines, when it prints them."""
+    return {m.group(1): float(m.group(2)) for m in STEP_LINE.finditer(stdout)}
+
+
+def cold_breakdown(raw: Path, work: Path) -> dict:
+    """What a cold ``make run`` pays: interpreter, imports (each in a fresh process), then the run itself."""
+    probe = (
+        "import time,sys,json;t=time.perf_counter();import {mod};"
+        "print(json.dumps({{'s':time.perf_counter()-t,'ge':'great_expectations' in sys.modules,'n':len(sys.modules)}}))"
+    )
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "false"}
+    out: dict[str, object] = {}
+    rec = measured([PYTHON, "-c", "pass"])
+    out["interpreter_start_s"] = rec["process_s"]
+    for key, mod in (
+        ("import_etl_project_definitions", "etl_project.definitions"),
+        ("import_dagster", "dagster"),
+        ("import_great_expectations", "great_expectations"),
+        ("import_pandera_polars", "pandera.polars"),
+        ("import_polars", "polars"),
+    ):
+        rec = measured([PYTHON, "-c", probe.format(mod=mod)], env=env)
+        if rec["rc"] != 0:
+            out[key] = {"error": rec["stderr_tail"][-300:]}
+            continue
+        info = json.loads(rec["stdout_tail"].strip().splitlines()[-1])
+        out[key] = {"s": info["s"], "process_s": rec["process_s"], "peak_rss_mb": rec["peak_rss_mb"], "modules": info["n"]}
+    home = work / "cold" / "dagster_home"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env.update(ETL_RAW_DIR=str(raw), ETL_WAREHOUSE_DIR=str(work / "cold" / "warehouse"), DAGSTER_HOME=str(home))
+    rec = measured([PYTHON, "-c", COLD_RUN], env=env)
+    out["run_process_s"] = rec["process_s"]
+    out["run_peak_rss_mb"] = rec["peak_rss_mb"]
+    for line in rec["stdout_tail"].splitlines():
+        if line.startswith("BENCH_COLD "):
+            out.update(json.loads(line[len("BENCH_COLD "):]))
+    out["steps_s"] = rec["steps_s"]
+    if rec["rc"] != 0:
+        out["error"] = rec["stderr_tail"][-1000:]
+    shutil.rmtree(work / "cold", ignore_errors=True)
+    return out
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarise(runs: list[dict], corpora: dict[int, dict]) -> dict:
+    summary: dict[str, dict] = {}
+    for n, info in corpora.items():
+        per_n: dict[str, dict] = {}
+        for kind in KINDS:
+            rs = [r for r in runs if r["n"] == n and r["kind"] == kind and r["rc"] == 0]
+            if not rs:
+                continue
+            input_bytes = rs[0]["input_bytes"]
+            transcripts = rs[0]["transcripts"]
+            wall = median([r["wall_s"] for r in rs])
+            entry = {
+                "runs": len(rs),
+                "input": rs[0]["input"],
+                "input_bytes": input_bytes,
+                "transcripts": transcripts,
+                "wall_s": wall,
+                "wall_s_all": [round(r["wall_s"], 3) for r in rs],
+                "process_s": median([r["process_s"] for r in rs]),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+                "mb_per_s": input_bytes / 1e6 / wall if wall else None,
+                "transcripts_per_s": transcripts / wall if wall else None,
+            }
+            if kind in ("core", "core_sub"):
+                stages = {}
+                for stage in rs[0].get("stages_s", {}):
+                    stages[stage] = median([r["stages_s"].get(stage) for r in rs])
+                total = sum(stages.values())
+                entry["stages_s"] = stages
+                entry["stage_share"] = {k: v / total for k, v in stages.items()} if total else {}
+                subs = {}
+                for name in rs[0].get("substages_s", {}):
+                    subs[name] = median([r.get("substages_s", {}).get(name) for r in rs])
+                entry["substages_s"] = subs
+                entry["substage_share"] = {k: v / total for k, v in subs.items()} if total else {}
+                entry["substage_calls"] = rs[0].get("substage_calls", {})
+                entry["memory_after_step"] = rs[0].get("memory_after_step", [])
+            if kind == "dagster":
+                entry["cli_time_taken_s"] = median([r.get("cli_time_taken_s") for r in rs])
+                steps = {}
+                for step in rs[0].get("steps_s", {}):
+                    steps[step] = median([r.get("steps_s", {}).get(step) for r in rs])
+                entry["steps_s"] = steps
+            per_n[kind] = entry
+        if "naive" in per_n and per_n["naive"]["input"] != "full":
+            nv = per_n["naive"]
+            nv["scaled_wall_s"] = info["input_bytes"] / 1e6 / nv["mb_per_s"]
+        summary[str(n)] = per_n
+    return summary
+
+
+def ratios(summary: dict) -> dict:
+    out = {}
+    for n, per in summary.items():
+        r: dict[str, float | None] = {}
+        core, naive, floor = per.get("core"), per.get("naive"), per.get("floor")
+        if core and naive:
+            r["core_vs_naive_speed"] = core["mb_per_s"] / naive["mb_per_s"]
+            if "flag" in core.get("stages_s", {}):
+                no_flag = core["wall_s"] - core["stages_s"]["flag"]
+                r["core_without_flag_vs_naive_speed"] = (core["input_bytes"] / 1e6 / no_flag) / naive["mb_per_s"] if no_flag > 0 else None
+        if per.get("core_sub") and naive:
+            r["core_vs_naive_speed_same_input"] = naive["wall_s"] / per["core_sub"]["wall_s"]
+        if core and floor:
+            r["core_vs_floor_time"] = core["wall_s"] / floor["wall_s"]
+        if core and per.get("dagster"):
+            r["dagster_vs_core_time"] = per["dagster"]["wall_s"] / core["wall_s"]
+        out[n] = r
+    return out
+
+
+def verdicts(summary: dict, ratio: dict, sizes: list[int]) -> list[dict]:
+    big = str(50_000 if 50_000 in sizes else max(sizes))
+    small = str(min(sizes))
+    core = summary.get(big, {}).get("core", {})
+    shares = core.get("stage_share", {})
+    sub_shares = core.get("substage_share", {})
+    dagster_small = summary.get(small, {}).get("dagster", {})
+    out = []
+
+    def verdict(target: str, value, ok, unit: str = "") -> None:
+        out.append({"target": target, "value": value, "met": ok, "unit": unit})
+
+    v = ratio.get(big, {}).get("core_vs_naive_speed")
+    verdict(f"core >= {TARGETS['core_vs_naive_min']:.0f}x faster than naive at {int(big):,}", v, v is not None and v >= TARGETS["core_vs_naive_min"], "x")
+    v = ratio.get(big, {}).get("core_vs_floor_time")
+    verdict(f"core within {TARGETS['core_vs_floor_max']:.0f}x of the floor at {int(big):,}", v, v is not None and v <= TARGETS["core_vs_floor_max"], "x")
+    v = core.get("peak_rss_mb")
+    verdict(f"core peak RSS at {int(big):,} < 1.5 GB", v, v is not None and v * 2**20 < TARGETS["core_peak_rss_max_bytes"], "MiB")
+    v = dagster_small.get("wall_s")
+    verdict(f"make run (etl-project run) on {int(small):,} < {TARGETS['make_run_small_max_s']:.0f} s", v, v is not None and v < TARGETS["make_run_small_max_s"], "s")
+    v = shares.get("flag")
+    verdict(f"theme flagging < 25% of core time at {int(big):,}", v, v is not None and v < TARGETS["stage_share_max"], "share")
+    v = sub_shares.get("pandera_validate")
+    verdict(f"validation (pandera) < 25% of core time at {int(big):,}", v, v is not None and v < TARGETS["stage_share_max"], "share")
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+
+def _fmt(v, digits: int = 1) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    return f"{v:,}"
+
+
+def render(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        MARK_START,
+        "<!-- generated by `make bench` (bench/run.py); edits inside this block are overwritten -->",
+        "",
+        f"**Run** {m['date']} · {m['cores']} cores · {m['ram_gib']} GiB RAM · {m['cpu']} · Python {m['python']} · "
+        + ", ".join(f"{k} {v}" for k, v in m["libraries"].items() if v)
+        + f" · load average at start {m['load_average_start'][0]:.2f}, at end {m.get('load_average_end', [0])[0]:.2f}"
+        + f" · total {results['total_s'] / 60:.1f} min",
+        "",
+        "| N | run | input | runs | wall s (median) | MB/s | transcripts/s | peak RSS MiB |",
+        "|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for n, per in results["summary"].items():
+        for kind in KINDS:
+            e = per.get(kind)
+            if not e:
+                continue
+            wall = _fmt(e["wall_s"], 2)
+            if e.get("scaled_wall_s"):
+                wall += f" (scaled to full: {e['scaled_wall_s']:,.0f})"
+            lines.append(
+                f"| {int(n):,} | {kind} | {e['input']} ({e['input_bytes'] / 1e6:,.1f} MB, {e['transcripts']:,} transcripts) | {e['runs']} | {wall} | "
+                f"{_fmt(e['mb_per_s'], 2)} | {_fmt(e['transcripts_per_s'], 0)} | {_fmt(e['peak_rss_mb'], 0)} |"
+            )
+    lines += ["", "Ratios (from the medians of the same invocation):", "", "| N | core vs naive (speed) | same input (subsample) | core without flagging vs naive | core / floor (time) | dagster / core (time) |", "|---:|---:|---:|---:|---:|---:|"]
+    for n, r in results["ratios"].items():
+        lines.append(
+            f"| {int(n):,} | {_fmt(r.get('core_vs_naive_speed'), 2)}× | {_fmt(r.get('core_vs_naive_speed_same_input'), 2)}× | "
+            f"{_fmt(r.get('core_without_flag_vs_naive_speed'), 2)}× | {_fmt(r.get('core_vs_floor_time'), 1)}× | {_fmt(r.get('dagster_vs_core_time'), 2)}× |"
+        )
+    lines += ["", "Core stages (median seconds and share of the core's time; sub-stages are timed by wrappers in bench/worker.py):", ""]
+    for n, per in results["summary"].items():
+        core = per.get("core")
+        if not core:
+            continue
+        stages = " · ".join(f"{k} {v:,.2f} s ({core['stage_share'][k]:.0%})" for k, v in core["stages_s"].items())
+        subs = " · ".join(
+            f"{k} {v:,.2f} s ({core['substage_share'][k]:.0%}, {core['substage_calls'].get(k, 0):,} calls)" for k, v in core["substages_s"].items() if v is not None
+        )
+        lines.append(f"- **{int(n):,}**: {stages}")
+        lines.append(f"  - inside: {subs}")
+        memory = core.get("memory_after_step") or []
+        if memory:
+            lines.append("  - RSS / peak RSS after each step (MiB): " + " · ".join(f"{m['step']} {m['rss_mb']:,}/{m['peak_rss_mb']:,}" for m in memory))
+    cold = results.get("cold")
+    if cold:
+        d = cold.get("import_etl_project_definitions", {})
+        ge = cold.get("import_great_expectations", {})
+        dg_ = cold.get("import_dagster", {})
+        n_small = cold.get("n", min(results["sizes"]))
+        core_small = results["summary"].get(str(n_small), {}).get("core", {}).get("wall_s")
+        steps = cold.get("steps_s") or {}
+        lines += [
+            "",
+            f"Cold `make run` at {n_small:,} (fresh process, `DAGSTER_HOME` and warehouse): whole process {_fmt(cold.get('run_process_s'), 2)} s = "
+            f"interpreter start {cold['interpreter_start_s']:.2f} s + `import etl_project.definitions` {_fmt(cold.get('definitions_import_s'), 2)} s "
+            f"(fresh-process probe: {_fmt(d.get('s'), 2)} s) + the run {_fmt(cold.get('run_s'), 2)} s; the core alone takes {_fmt(core_small, 2)} s on the same files. "
+            f"great_expectations imported by the definitions: {'yes' if cold.get('ge_at_import') else 'no'}; during the run: {'yes' if cold.get('ge_after_run') else 'no'} "
+            f"(`import great_expectations` alone: {_fmt(ge.get('s'), 2)} s; `import dagster` alone: {_fmt(dg_.get('s'), 2)} s).",
+        ]
+        if steps:
+            lines.append("Steps of that run (CLI progress lines): " + " · ".join(f"{k} {v:.1f} s" for k, v in steps.items()) + ".")
+    lines += ["", "Targets:", "", "| target | measured | met |", "|---|---:|---|"]
+    for v in results["targets"]:
+        value = v["value"]
+        shown = "–" if value is None else (f"{value:.0%}" if v["unit"] == "share" else f"{value:,.2f} {v['unit']}".strip())
+        lines.append(f"| {v['target']} | {shown} | {'yes' if v['met'] else '**no**'} |")
+    lines += ["", "Core vs naive output comparison (first repetition):", ""]
+    for n, c in results["comparisons"].items():
+        lines.append(f"- **{int(n):,}**: {'passed' if c['ok'] else '**FAILED**'}")
+        for name, chk in c["checks"].items():
+            lines.append(f"  - {name}: {'ok' if chk['ok'] else '**FAILED**'} — {chk['detail']}")
+    corp = results["corpora"]
+    lines += ["", "Corpora:", ""]
+    for n, info in corp.items():
+        lines.append(
+            f"- **{int(n):,}** (seed {info['seed']}): {info['input_bytes'] / 1e6:,.1f} MB in {info['files']:,} files "
+            f"({info['md_files']:,} .md, {info['csv_files']:,} CSV); {info['damaged_transcripts']:,} transcripts with mojibake on "
+            f"{info['damaged_lines']:,} lines ({', '.join(f'{k} {v:,}' for k, v in info['damage_kinds'].items())}); "
+            f"{info['nonlatin_transcripts']:,} with non-Latin/emoji sentences, {info['curly_transcripts']:,} with curly quotes, "
+            f"{info['crlf_transcripts']:,} with CRLF; generated in {info.get('generate_seconds', 0):,.1f} s"
+            + (f"; naive subsample 1 in {info['naive_every']}: {info['naive_transcripts']:,} transcripts, {info['naive_bytes'] / 1e6:,.1f} MB" if info.get("naive_every") else "")
+        )
+    lines += ["", MARK_END]
+    return "\n".join(lines)
+
+
+def write_report(results: dict, path: Path = REPORT) -> None:
+    block = render(results)
+    if path.is_file():
+        text = path.read_text()
+        if MARK_START in text and MARK_END in text:
+            head, rest = text.split(MARK_START, 1)
+            _, tail = rest.split(MARK_END, 1)
+            path.write_text(head + block + tail)
+            return
+        path.write_text(text.rstrip() + "\n\n## Results\n\n" + block + "\n")
+        return
+    path.write_text("# Benchmarks\n\nSee bench/run.py.\n\n## Results\n\n" + block + "\n")
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Benchmark the etl_project core against a naive script and an I/O floor.")
+    parser.add_argument("--sizes", default="1250,50000", help="comma-separated corpus sizes (default 1250,50000)")
+    parser.add_argument("--large", action="store_true", default=os.environ.get("BENCH_LARGE") == "1", help="add the 500,000-transcript corpus (~4.6 GB); also BENCH_LARGE=1")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each kind per size, interleaved (median reported)")
+    parser.add_argument("--budget-min", type=float, default=20.0, help="repetitions after the first run only while the projected total stays within this")
+    parser.add_argument("--naive-full-max", type=int, default=5_000, help="larger corpora run the naive script on a subsample")
+    parser.add_argument("--naive-every", type=int, default=0, help="the subsample: 1 in this many transcripts (default: about --naive-sample transcripts)")
+    parser.add_argument("--naive-sample", type=int, default=5_000, help="subsample size aimed at when --naive-every is not given")
+    parser.add_argument("--dagster-max", type=int, default=50_000, help="no Dagster run above this size")
+    parser.add_argument("--skip", default="", help="comma-separated kinds not to run (floor,core,naive,core_sub,dagster)")
+    parser.add_argument("--out", type=Path, default=gen.DEFAULT_OUT)
+    parser.add_argument("--report", type=Path, default=REPORT, help="Markdown file whose generated block is replaced ('-' for none)")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()} | ({500_000} if args.large else set()))
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "runs"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    runner = Runner(work / "tmp", work / "kept")
+    results: dict = {"machine": machine(), "sizes": sizes, "seed": args.seed, "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "targets_defined": TARGETS}
+    log = lambda msg: print(f"[bench {time.perf_counter() - started:7.1f}s] {msg}", file=sys.stderr, flush=True)  # noqa: E731
+
+    # corpora
+    corpora: dict[int, dict] = {}
+    inputs: dict[int, dict[str, Path]] = {}
+    pool = None
+    for n in sizes:
+        target = gen.corpus_dir(n, args.seed, out)
+        if not (target / "manifest.json").is_file() and pool is None:
+            pool = gen.load_pool()
+        corpus = gen.generate(n, args.seed, out=out, pool=pool)
+        info = gen.manifest(corpus)
+        inputs[n] = {"full": corpus}
+        if n > args.naive_full_max:
+            every = args.naive_every or max(2, -(-n // args.naive_sample))
+            sub = gen.subsample(corpus, every)
+            sub_info = gen.manifest(sub)
+            inputs[n]["sub"] = sub
+            info.update(naive_every=every, naive_transcripts=sub_info["transcripts"], naive_bytes=sub_info["input_bytes"])
+        corpora[n] = info
+        log(f"corpus {n:,}: {info['input_bytes'] / 1e6:,.1f} MB, {info['files']:,} files")
+    results["corpora"] = {str(n): v for n, v in corpora.items()}
+
+    if "dagster" not in skip:
+        small = min(n for n in sizes)
+        log(f"cold-start breakdown at {small:,}")
+        results["cold"] = cold_breakdown(inputs[small]["full"] / "raw", work)
+        results["cold"]["n"] = small
+
+    def plan_for(n: int) -> list[str]:
+        kinds = [k for k in KINDS if k not in skip]
+        if "sub" not in inputs[n]:
+            kinds = [k for k in kinds if k != "core_sub"]
+        if n > args.dagster_max:
+            kinds = [k for k in kinds if k != "dagster"]
+        return kinds
+
+    runs: list[dict] = []
+    comparisons: dict[str, dict] = {}
+    estimate: dict[tuple[int, str], float] = {}
+    failed = False
+    budget = args.budget_min * 60
+    for n in sizes:
+        for rep in range(args.repeats):
+            kinds = plan_for(n)
+            if rep % 2:
+                kinds = kinds[::-1]
+            for kind in kinds:
+                key = (n, kind)
+                if rep > 0:
+                    remaining = budget - (time.perf_counter() - started)
+                    if estimate.get(key, 0) * 1.1 > remaining:
+                        log(f"skip repetition {rep + 1} of {kind} at {n:,}: ~{estimate[key]:.0f} s would exceed the {args.budget_min:g} min budget")
+                        continue
+                corpus = inputs[n].get("sub", inputs[n]["full"]) if kind in ("naive", "core_sub") else inputs[n]["full"]
+                raw = corpus / "raw"
+                label = f"n{n}-{kind}-r{rep}"
+                keep_as = f"n{n}-{kind}" if rep == 0 and kind in ("core", "naive") else None
+                log(f"run {rep + 1}/{args.repeats} {kind} at {n:,} ({'subsample' if corpus != inputs[n]['full'] else 'full'})")
+                if kind == "dagster":
+                    rec = runner.dagster(raw, label)
+                else:
+                    rec = runner.worker("core" if kind == "core_sub" else kind, raw, label, keep_as)
+                m = gen.manifest(corpus)
+                rec.update(n=n, kind=kind, rep=rep, input="full" if corpus == inputs[n]["full"] else f"1 in {corpora[n]['naive_every']} subsample", input_bytes=m["input_bytes"], transcripts=m["transcripts"])
+                estimate[key] = rec["process_s"]
+                runs.append(rec)
+                if rec["rc"] != 0:
+                    failed = True
+                    log(f"FAILED: {kind} at {n:,} exited {rec['rc']}:\n{rec['stderr_tail']}")
+                else:
+                    log(f"  {rec['wall_s']:.2f} s, peak RSS {rec['peak_rss_mb']:,.0f} MiB")
+            if rep == 0 and {"core", "naive"} <= set(plan_for(n)):
+                from bench.compare import compare
+
+                kept = runner.keep
+                naive_truth = (inputs[n].get("sub") or inputs[n]["full"]) / "truth.parquet"
+                if (kept / f"n{n}-core").is_dir() and (kept / f"n{n}-naive").is_dir():
+                    c = compare(kept / f"n{n}-core", kept / f"n{n}-naive", naive_truth, inputs[n]["full"] / "truth.parquet")
+                    comparisons[str(n)] = c.to_dict()
+                    log(f"compare core vs naive at {n:,}: {'ok' if c.ok else 'FAILED'}")
+                    for line in c.failures():
+                        log(f"  {line}")
+                    failed = failed or not c.ok
+                else:
+                    failed = True
+                    comparisons[str(n)] = {"ok": False, "checks": {"outputs": {"ok": False, "detail": "core or naive produced no output"}}, "info": {}}
+                shutil.rmtree(kept / f"n{n}-core", ignore_errors=True)
+                shutil.rmtree(kept / f"n{n}-naive", ignore_errors=True)
+
+    results["runs"] = [{k: v for k, v in r.items() if k not in ("stdout_tail",) and not (k == "stderr_tail" and r["rc"] == 0)} for r in runs]
+    results["summary"] = summarise(runs, corpora)
+    results["ratios"] = ratios(results["summary"])
+    results["targets"] = verdicts(results["summary"], results["ratios"], sizes)
+    results["comparisons"] = comparisons
+    results["machine"]["load_average_end"] = list(os.getloadavg())
+    results["total_s"] = time.perf_counter() - started
+    results["ok"] = not failed
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    if str(args.report) != "-":
+        write_report(results, Path(args.report))
+    shutil.rmtree(work, ignore_errors=True)
+    print(render(results).replace(MARK_START, "").replace(MARK_END, "").strip())
+    log(f"results: {out / 'results.json'}" + ("" if str(args.report) == "-" else f"; report: {args.report}"))
+    if failed:
+        log("FAILED: a run failed or the core and naive outputs differ beyond the intended differences (see above)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
