@@ -8,12 +8,12 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export GX_ANALYTICS_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test ui install clean-warehouse docs bench
+.PHONY: run test ui install clean-warehouse docs bench eval-themes
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,cluster]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,6 +36,9 @@ docs: $(STAMP)  ## regenerate docs/DATA_DICTIONARY.md from the pandera models
 
 bench: $(STAMP)  ## benchmark core vs naive vs floor vs make run at 1,250 and 50,000 transcripts (BENCH_LARGE=1 adds 500,000)
 	$(BIN)/python -m bench.run
+
+eval-themes: $(STAMP)  ## cross-validated theme-flag figures -> docs/THEMES.md + docs/themes_eval.json
+	$(BIN)/python -m etl_project.lib.theme_eval
 
 clean-warehouse:
 	find data/warehouse -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -10,9 +10,11 @@ import dagster as dg
 from etl_project.defs.ingest.assets import raw_transcripts
 from etl_project.defs.ingest.sensors import alert_on_run_failure, daily_safety_net, raw_folder_sensor
 from etl_project.defs.jobs import warehouse_job
+from etl_project.defs.profiles import build_profile
 from etl_project.defs.quality.checks import ALL_CHECKS
 from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
 from etl_project.defs.themes.assets import theme_flags
+from etl_project.defs.themes.report import theme_report
 from etl_project.defs.transform.assets import repaired_transcripts, staged_tables
 from etl_project.defs.warehouse.assets import quarantine, transcripts, turns
 
@@ -24,7 +26,7 @@ def path_setting(variable: str, default: Path) -> str | dg.EnvVar:
     return dg.EnvVar(variable) if os.environ.get(variable) else str(default)
 
 
-ALL_ASSETS = [raw_transcripts, repaired_transcripts, staged_tables, transcripts, turns, quarantine, theme_flags]
+ALL_ASSETS = [raw_transcripts, repaired_transcripts, staged_tables, transcripts, turns, quarantine, theme_flags, theme_report]
 
 
 def build_resources() -> dict:
@@ -39,13 +41,16 @@ def build_resources() -> dict:
 
 
 def build_definitions() -> dg.Definitions:
+    """The code location for the deployment profile named by ``ETL_PROFILE`` (``local`` or ``cluster``, see defs/profiles.py)."""
+    profile = build_profile()
     return dg.Definitions(
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=[warehouse_job],
         sensors=[raw_folder_sensor, alert_on_run_failure],
         schedules=[daily_safety_net],
-        resources=build_resources(),
+        resources={**build_resources(), **profile.resources},
+        executor=profile.executor,
     )
 
 

@@ -242,3 +242,92 @@ def test_deterministic_and_independent_of_row_order():
     first = flag_themes(turns)
     assert first.equals(flag_themes(turns))
     assert first.equals(flag_themes(turns.sample(fraction=1.0, shuffle=True, seed=7)))
+
+
+# --------------------------------------------------------------------------- #
+# The fast matcher (v1.1) against the v1 reference matcher
+# --------------------------------------------------------------------------- #
+from etl_project.lib import themes  # noqa: E402
+from etl_project_tests.conftest import SAMPLE_RAW  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sample_sentences() -> pl.DataFrame:
+    from etl_project.lib.theme_eval import pipeline_turns
+
+    return themes.participant_sentences(pipeline_turns(SAMPLE_RAW)).collect()
+
+
+def test_fast_matcher_agrees_with_v1_sentence_by_sentence(sample_sentences):
+    """Same hits as the v1 (Unicode, case-folding) regexes on every sample sentence but a handful,
+    and every difference is a sentence holding a non-ASCII character (the intended normalisation)."""
+    fast = themes.sentence_hits(sample_sentences.lazy()).collect()
+    reference = themes.reference_sentence_hits(sample_sentences.lazy()).collect()
+    assert fast.height == reference.height == sample_sentences.height > 5_000
+    differs = pl.any_horizontal([fast[f] != reference[f] for f in THEME_FLAGS])
+    changed = sample_sentences.filter(differs)
+    assert changed.height <= 10
+    assert changed.get_column("sentence").str.contains(r"[^\x00-\x7f]").all()
+    assert sum(int(fast[f].sum()) for f in THEME_FLAGS) > 1_000
+
+
+def test_literal_prefilter_never_drops_a_match(sample_sentences):
+    """Every sentence a flag's positive cues match contains one of that flag's required literals."""
+    norm = sample_sentences.select(themes.normalize_for_matching(pl.col("sentence")).alias("n"))
+    for flag, plan in themes._plans().items():
+        matched = norm.filter(pl.col("n").str.contains(plan.positive))
+        assert plan.literals, flag
+        assert matched.select(pl.col("n").str.contains_any(list(plan.literals)).all()).item(), flag
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [
+        (r"\bsav(?:e|es|ed|ing) (?:[^\s.!?]+\s+){0,4}(?:time|hours)\b", ("hours", "time")),
+        (r"\bback[- ]and[- ]forth\b", ("back and forth", "back and-forth", "back-and forth", "back-and-forth")),
+        (r"\bcheat(?:ing|er|ers|s)?\b", ("cheat",)),
+        (r"\b(?:it|ai) (?:makes|made) (?:mistakes|errors)\b", tuple(f"{a} {b} {c}" for a in ("ai", "it") for b in ("made", "makes") for c in ("errors", "mistakes"))),
+        (r"\w+", None),
+    ],
+)
+def test_required_literals(pattern, literals):
+    found = themes.required_literals(pattern)
+    assert (found is None) if literals is None else set(found) == set(literals)
+
+
+def test_ascii_regex_rewrites_for_the_normalised_copy():
+    assert themes.ascii_regex(r"\bdon['’]t\b") == r"(?-u:\b)don[\x00-\x7f&&[']]t(?-u:\b)"
+    assert themes.ascii_regex(r"a.{0,5}b\.") == r"a[\x00-\x7f]{0,5}b\."
+    with pytest.raises(ValueError):
+        themes.ascii_regex(r"\bAI\b")
+
+
+def test_normalised_copy_keeps_character_offsets():
+    text = "Ça m’a “aidé” — DON’T 😀 stop"
+    out = pl.select(themes.normalize_for_matching(pl.lit(text))).item()
+    assert len(out) == len(text) and out.isascii() and out == out.lower()
+    assert out == ' a m\'a "aid "   don\'t   stop'
+    assert out.index("don't") == text.index("DON’T") and out.index("stop") == text.index("stop")
+
+
+def test_curly_apostrophe_matches_a_straight_apostrophe_cue():
+    # v1 wrote this veto with a straight apostrophe only; the text has a curly one
+    row = flags_for("It kept failing because it can’t read PDFs, so I do it myself.")
+    assert row["keeps_tasks_human"] is False
+
+
+def test_chunking_does_not_change_the_output(monkeypatch):
+    turns = make_turns(
+        {
+            f"t{i:02d}": [
+                ("interviewer", QUESTION),
+                ("participant", "It saves me hours. I always double check what it gives me." if i % 2 else "I teach maths."),
+                ("interviewer", "Anything else?"),
+                ("participant", "Sometimes it makes up sources, which is frustrating." if i % 3 else "No."),
+            ]
+            for i in range(12)
+        }
+    )
+    whole = flag_themes(turns)
+    monkeypatch.setattr(themes, "CHUNK_TRANSCRIPTS", 5)
+    assert flag_themes(turns).equals(whole)

@@ -1,10 +1,11 @@
 """Rule-based (lexicon) theme flags for interview transcripts (pure polars, no Dagster).
 
+Fourteen boolean flags per transcript (``THEME_FLAGS``; definitions and coding rules in
+``data/themes/TAXONOMY.md``) are set from the participant's own words. Measured quality,
+speed, what else was tried and what is weak: ``docs/THEMES.md`` (``make eval-themes``).
+
 Method
 ------
-Fourteen boolean flags per transcript (see ``THEME_FLAGS`` and the taxonomy in
-``/work/shared/themes/TAXONOMY.md``) are set from the participant's own words:
-
 1. Only ``speaker == "participant"`` turns are used; interviewer turns never count.
 2. Each participant turn is split into sentences with one vectorised regex
    (``str.extract_all``) and exploded, so every cue is judged inside one sentence.
@@ -23,24 +24,43 @@ Fourteen boolean flags per transcript (see ``THEME_FLAGS`` and the taxonomy in
    (the sentence, or a <=300 character window around the matched words when the
    sentence is longer).
 
-Everything is polars expressions (one loop over the 14 flags builds them); no
-Python code runs per row, turn or transcript. Patterns are compiled by polars'
-Rust regex engine (no look-around, no back-references).
+How it is made fast (v1.1; the rules are v1's, unchanged)
+---------------------------------------------------------
+The cues are matched against a *normalised copy* of each sentence: curly apostrophes
+and quotes straightened, every other non-ASCII character blanked (one for one, so
+character positions stay those of the original), then lowercased. The cues are
+rewritten for that copy by :func:`ascii_regex` (ASCII ``\\b``/``\\w``/``\\s``, classes
+intersected with ASCII, no case folding), which keeps Rust's regex engine on its fast
+DFA: Unicode ``\\b`` on a sentence holding a single curly quote made it fall back to a
+much slower engine. Then one Aho-Corasick pass (``str.extract_many``) looks for the
+literals that every match of a flag's positive cues must contain
+(:func:`required_literals`, derived from each cue's syntax tree), so each flag's
+regexes only run on the sentences that could match; vetoes and context run only on
+positive hits. Transcripts are processed in chunks of :data:`CHUNK_TRANSCRIPTS` to
+bound memory. No Python code runs per row, turn or transcript.
 
-This is a v1 baseline: sentence-level keyword rules miss answers that only make
+Matching the normalised copy differs from v1 only where v1 missed a cue written
+with a straight apostrophe against a curly one in the text (``can’t``) and where a
+non-ASCII character stood inside a cue (``editing—and``); the tests compare both
+matchers sentence by sentence.
+
+This is a rule baseline: sentence-level keyword rules miss answers that only make
 sense with the interviewer's question ("Yes, always") and cannot resolve who a
 pronoun refers to. ``METHOD``/``METHOD_VERSION`` are written to every output row
-so later model-based versions can be told apart.
+so later versions can be told apart.
 """
 
 from __future__ import annotations
 
+import functools
+import re._parser as _re_parser  # the stdlib regex parser, used only to find required literals
 from dataclasses import dataclass
 
 import polars as pl
 
 METHOD = "lexicon"
-METHOD_VERSION = "lexicon-v1"
+METHOD_VERSION = "lexicon-v1.1"
+CHUNK_TRANSCRIPTS = 10_000
 
 THEME_FLAGS: tuple[str, ...] = (
     "job_threat_worry",
@@ -539,7 +559,7 @@ LEXICON: dict[str, Cues] = {
 
 
 # --------------------------------------------------------------------------- #
-# Expressions
+# Reference expressions (the v1 semantics; kept for tests and for bench/profile.py)
 # --------------------------------------------------------------------------- #
 def _pattern(alternatives: tuple[str, ...]) -> str:
     """One case-insensitive regex matching any of ``alternatives``."""
@@ -547,13 +567,19 @@ def _pattern(alternatives: tuple[str, ...]) -> str:
 
 
 def _hit_expr(cues: Cues, sentence: pl.Expr) -> pl.Expr:
-    """True where ``sentence`` carries the theme (positive [and require], no veto)."""
+    """True where ``sentence`` carries the theme (positive [and require], no veto), v1 style."""
     hit = sentence.str.contains(_pattern(cues.positive))
     if cues.require:
         hit = hit & sentence.str.contains(_pattern(cues.require))
     if cues.negative:
         hit = hit & ~sentence.str.contains(_pattern(cues.negative))
     return hit
+
+
+def reference_sentence_hits(sentences: pl.LazyFrame) -> pl.LazyFrame:
+    """v1 matching (original text, Unicode regexes): one Boolean column per flag. Slow; for tests."""
+    sentence = pl.col("sentence")
+    return sentences.with_columns(_hit_expr(LEXICON[flag], sentence).alias(flag) for flag in THEME_FLAGS)
 
 
 def _quote_expr(cues: Cues, sentence: pl.Expr) -> pl.Expr:
@@ -566,6 +592,195 @@ def _quote_expr(cues: Cues, sentence: pl.Expr) -> pl.Expr:
         .then(sentence)
         .otherwise(pl.coalesce(long_quote, sentence.str.slice(0, MAX_QUOTE_CHARS)))
     )
+
+
+# --------------------------------------------------------------------------- #
+# Fast matching: normalised ASCII haystack, rewritten cues, literal prefilter
+# --------------------------------------------------------------------------- #
+_ASCII = r"\x00-\x7f"
+
+
+def normalize_for_matching(text: pl.Expr) -> pl.Expr:
+    """The copy cues are matched on: ’ ‘ -> ', “ ” -> ", other non-ASCII -> blank, then lowercase.
+
+    Every character maps to exactly one ASCII character, so a character offset in the copy is
+    the same offset in the original (and, the copy being ASCII, also its byte offset). Pure
+    ASCII text (most sentences) skips the replacements.
+    """
+    text = text.fill_null("")
+    asciified = text.str.replace_many(["’", "‘", "“", "”"], ["'", "'", '"', '"']).str.replace_all(r"[^\x00-\x7f]", " ")
+    return pl.when(text.str.contains(r"[^\x00-\x7f]")).then(asciified).otherwise(text).str.to_lowercase()
+
+
+def ascii_regex(pattern: str) -> str:
+    """``pattern`` (a lowercase cue, matched case-insensitively) rewritten for a normalised haystack.
+
+    ``\\b \\w \\s \\d`` become their ASCII forms, every ``[...]`` class is intersected with
+    ASCII (so ``['’]`` becomes ``[']``) and ``.`` becomes ``[\\x00-\\x7f]``. On a lowercased
+    ASCII haystack the result matches exactly where the original matched the original text,
+    without case folding, and it keeps the regex engine on its fast DFA.
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            esc = pattern[i : i + 2]
+            out.append(f"(?-u:{esc})" if esc in (r"\b", r"\w", r"\s", r"\d") else esc)
+            i += 2
+        elif c == "[":
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            body = "".join(ch for ch in pattern[i : j + 1] if ord(ch) < 128)
+            out.append(f"[{_ASCII}&&{body}]")
+            i = j + 1
+        elif c == ".":
+            out.append(f"[{_ASCII}]")
+            i += 1
+        else:
+            if c.isupper():
+                raise ValueError(f"lexicon cues must be lowercase: {pattern!r}")
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+_LITERAL_SET_LIMIT = 256
+
+
+def _literal_info(items) -> tuple[set[str] | None, set[str] | None]:
+    """(exact, required) for a parsed regex sequence.
+
+    ``exact``: every string the sequence can match, when that is a small finite set; ``required``:
+    strings one of which is a substring of every match (``None``: no such guarantee).
+    """
+    cands: list[set[str]] = []
+    run: set[str] | None = {""}
+    whole = True
+    for op, av in items:
+        exact, required = _item_literals(op, av)
+        if required and op not in (_re_parser.LITERAL, _re_parser.IN):  # single characters: the run covers them
+            cands.append(required)
+        if exact is not None and run is not None and len(run) * len(exact) <= _LITERAL_SET_LIMIT:
+            run = {a + b for a in run for b in exact}
+        else:
+            whole = False
+            if run is not None:
+                cands.append(run)
+            run = set(exact) if exact is not None else None
+    if run is not None:
+        cands.append(run)
+    usable = [s for s in cands if s and "" not in s]
+    best = max(usable, key=_selectivity) if usable else None
+    return (run if whole else None), best
+
+
+# Words so frequent that a literal consisting of one of them selects almost every sentence
+# (a fixed list of common English words, not fitted to any data).
+_COMMON_WORDS = frozenset(
+    "a about all an and are around as ask at be can could did do does ever for get got had has have i in is it "
+    "let like make makes may me might more must my need needs no not of on over so that the they this to try use "
+    "used uses using very want was we what will with would".split()
+)
+
+
+def _selectivity(literals: set[str]) -> tuple[int, int]:
+    """How selective a literal set is as a prefilter: its weakest literal's length (a common word
+    counts 2 at most), then fewer literals."""
+    return min(min(2, len(x.strip())) if x.strip() in _COMMON_WORDS else len(x.strip()) for x in literals), -len(literals)
+
+
+def _item_literals(op, av) -> tuple[set[str] | None, set[str] | None]:
+    C = _re_parser
+    if op is C.LITERAL:
+        return {chr(av)}, {chr(av)}
+    if op is C.IN:
+        chars: set[str] = set()
+        for sub_op, sub_av in av:
+            if sub_op is C.LITERAL:
+                chars.add(chr(sub_av))
+            elif sub_op is C.RANGE and sub_av[1] - sub_av[0] <= 10:
+                chars.update(chr(x) for x in range(sub_av[0], sub_av[1] + 1))
+            else:
+                return None, None
+        return (chars, chars) if len(chars) <= 10 else (None, None)
+    if op is C.AT:
+        return {""}, None
+    if op is C.SUBPATTERN:
+        return _literal_info(av[-1])
+    if op is C.BRANCH:
+        infos = [_literal_info(branch) for branch in av[1]]
+        exact = set().union(*(e for e, _ in infos)) if all(e is not None for e, _ in infos) else None
+        if exact is not None and len(exact) > _LITERAL_SET_LIMIT:
+            exact = None
+        required = set().union(*(r for _, r in infos)) if all(r for _, r in infos) else None
+        return exact, required
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT):
+        lo, hi, sub = av
+        exact, required = _literal_info(sub)
+        if lo == 0:
+            return ({""} | exact if hi == 1 and exact is not None else None), None
+        return (exact if lo == hi == 1 else None), required
+    return None, None
+
+
+def required_literals(pattern: str) -> tuple[str, ...] | None:
+    """Lowercase literals one of which every match of ``pattern`` contains, or None if none are known.
+
+    Derived from the stdlib parser's syntax tree (a literal run, a small class or alternation
+    expanded, the most selective factor of a sequence, the union over alternatives). Used only
+    as a prefilter: a sentence without any of them cannot match.
+    """
+    _, required = _literal_info(_re_parser.parse(pattern))
+    if required is None:
+        return None
+    lits = sorted({s.lower() for s in required}, key=lambda s: (len(s), s))
+    kept: list[str] = []
+    for s in lits:  # a literal containing a shorter kept one adds nothing
+        if not any(k in s for k in kept):
+            kept.append(s)
+    return tuple(sorted(kept))
+
+
+@dataclass(frozen=True)
+class _FlagPlan:
+    literals: tuple[str, ...] | None  # None: every sentence is a candidate
+    positive: str
+    require: str | None
+    negative: str | None
+
+
+@functools.lru_cache(maxsize=1)
+def _plans() -> dict[str, _FlagPlan]:
+    plans = {}
+    for flag in THEME_FLAGS:
+        cues = LEXICON[flag]
+        literals: list[str] | None = []
+        for alternative in cues.positive:
+            found = required_literals(alternative)
+            if found is None:
+                literals = None
+                break
+            literals.extend(found)
+        plans[flag] = _FlagPlan(
+            literals=None if literals is None else tuple(sorted(set(literals))),
+            positive=ascii_regex(_any(*cues.positive)),
+            require=ascii_regex(_any(*cues.require)) if cues.require else None,
+            negative=ascii_regex(_any(*cues.negative)) if cues.negative else None,
+        )
+    return plans
+
+
+@functools.lru_cache(maxsize=1)
+def _literal_table() -> tuple[list[str], pl.DataFrame]:
+    rows = [(lit, flag) for flag, plan in _plans().items() if plan.literals for lit in plan.literals]
+    table = pl.DataFrame(rows, schema={"literal": pl.String, "flag": pl.String}, orient="row")
+    return sorted({lit for lit, _ in rows}), table
 
 
 def participant_sentences(turns: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -590,39 +805,86 @@ def participant_sentences(turns: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def sentence_hits(sentences: pl.LazyFrame) -> pl.LazyFrame:
-    """Adds one Boolean column per flag: whether that sentence hits it."""
-    sentence = pl.col("sentence")
-    return sentences.with_columns(_hit_expr(LEXICON[flag], sentence).alias(flag) for flag in THEME_FLAGS)
+def lexicon_hits(sentences: pl.DataFrame) -> pl.DataFrame:
+    """``(sid, flag)`` for every sentence (row number ``sid`` of ``sentences``) that hits a flag."""
+    literals, literal_flags = _literal_table()
+    frame = sentences.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("sid"),
+        normalize_for_matching(pl.col("sentence")).alias("norm"),
+    )
+    candidates = (
+        frame.select("sid", pl.col("norm").str.extract_many(literals, overlapping=True).alias("literal"))
+        .explode("literal")
+        .drop_nulls("literal")
+        .join(literal_flags, on="literal")
+        .select("sid", "flag")
+        .unique()
+    )
+    parts = []
+    for flag, plan in _plans().items():
+        pool = frame if plan.literals is None else frame.join(candidates.filter(pl.col("flag") == flag), on="sid", how="semi")
+        hit = pool.filter(pl.col("norm").str.contains(plan.positive))
+        if plan.require:
+            hit = hit.filter(pl.col("norm").str.contains(plan.require))
+        if plan.negative:
+            hit = hit.filter(~pl.col("norm").str.contains(plan.negative))
+        parts.append(hit.select("sid", pl.lit(flag, dtype=pl.String).alias("flag")))
+    return pl.concat(parts).sort("sid", "flag")
 
 
-def _first_hits(hits: pl.LazyFrame) -> pl.LazyFrame:
-    """Per transcript: each flag, plus the turn and sentence of its first hit."""
-    aggs: list[pl.Expr] = []
-    for flag in THEME_FLAGS:
-        hit = pl.col(flag)
-        aggs += [
-            hit.any().alias(flag),
-            pl.col("turn_index").filter(hit).first().alias(f"_{flag}_turn"),
-            pl.col("sentence").filter(hit).first().alias(f"_{flag}_sentence"),
-        ]
-    # rows arrive sorted by (turn_index, sentence_index); group_by keeps row order within groups
-    return hits.group_by("transcript_id").agg(aggs)
+def sentence_hits(sentences: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """Adds one Boolean column per flag: whether that sentence hits it (the fast matcher)."""
+    frame = sentences.lazy().collect()
+    hits = lexicon_hits(frame)
+    sid = pl.int_range(pl.len(), dtype=pl.UInt32)
+    return frame.with_columns(
+        sid.is_in(hits.filter(pl.col("flag") == flag).get_column("sid").implode()).alias(flag) for flag in THEME_FLAGS
+    ).lazy()
 
 
-def _evidence_expr() -> pl.Expr:
-    """List of {flag, turn_index, quote} for the true flags, in THEME_FLAGS order."""
-    entries = [
-        pl.when(pl.col(flag)).then(
-            pl.struct(
-                pl.lit(flag, dtype=pl.String).alias("flag"),
-                pl.col(f"_{flag}_turn").cast(pl.Int32).alias("turn_index"),
-                _quote_expr(LEXICON[flag], pl.col(f"_{flag}_sentence")).alias("quote"),
-            )
-        )
-        for flag in THEME_FLAGS
-    ]
-    return pl.concat_list(entries).list.drop_nulls()
+# --------------------------------------------------------------------------- #
+# flag_themes
+# --------------------------------------------------------------------------- #
+_EVIDENCE = pl.List(pl.Struct({"flag": pl.String, "turn_index": pl.Int32, "quote": pl.String}))
+_EVIDENCE_ROWS = {"transcript_id": pl.String, "flag": pl.String, "turn_index": pl.Int32, "quote": pl.String}
+
+
+def _quotes(first: pl.DataFrame) -> pl.DataFrame:
+    """``first`` (transcript_id, flag, turn_index, sentence) with ``quote``.
+
+    A sentence of at most ``MAX_QUOTE_CHARS`` is the quote; a longer one is cut to a window of
+    ``_QUOTE_CONTEXT_CHARS`` either side of the first positive match (found on the normalised
+    copy, whose character offsets are the original's), at most ``MAX_QUOTE_CHARS`` long.
+    """
+    length = pl.col("sentence").str.len_chars()
+    parts = [first.filter(length <= MAX_QUOTE_CHARS).with_columns(pl.col("sentence").alias("quote"))]
+    long = first.filter(length > MAX_QUOTE_CHARS).with_columns(normalize_for_matching(pl.col("sentence")).alias("_norm"))
+    plans = _plans()
+    for flag in sorted(set(long.get_column("flag").to_list())):
+        rows = long.filter(pl.col("flag") == flag)
+        pattern = plans[flag].positive
+        start = pl.col("_norm").str.find(pattern).cast(pl.Int64).fill_null(0)
+        matched = pl.col("_norm").str.extract(f"({pattern})", 1).str.len_chars().cast(pl.Int64).fill_null(0)
+        begin = pl.max_horizontal(start - _QUOTE_CONTEXT_CHARS, pl.lit(0))
+        size = pl.min_horizontal(start - begin + matched + _QUOTE_CONTEXT_CHARS, pl.lit(MAX_QUOTE_CHARS))
+        parts.append(rows.with_columns(pl.col("sentence").str.slice(begin, size).str.strip_chars().alias("quote")).drop("_norm"))
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+def _evidence_rows(turns: pl.DataFrame) -> pl.DataFrame:
+    """``transcript_id, flag, turn_index, quote``: the first hit of every (transcript, flag) that has one."""
+    sentences = (
+        turns.lazy()
+        .filter(pl.col("speaker") == "participant")
+        .select("transcript_id", "turn_index", pl.col("text").fill_null("").str.extract_all(SENTENCE_PATTERN).alias("sentence"))
+        .explode("sentence")
+        .with_columns(pl.col("sentence").str.strip_chars())
+        .filter(pl.col("sentence").str.len_chars() > 0)
+        .collect()
+    )  # reading order: turns arrive sorted by (transcript_id, turn_index)
+    hits = lexicon_hits(sentences).join(sentences.with_row_index("sid"), on="sid").sort("sid")
+    first = hits.group_by("transcript_id", "flag", maintain_order=True).agg(pl.col("turn_index").first(), pl.col("sentence").first())
+    return _quotes(first).select(pl.col("transcript_id"), pl.col("flag"), pl.col("turn_index").cast(pl.Int32), pl.col("quote"))
 
 
 def flag_themes(turns: pl.DataFrame) -> pl.DataFrame:
@@ -630,30 +892,44 @@ def flag_themes(turns: pl.DataFrame) -> pl.DataFrame:
 
     ``turns`` needs ``transcript_id, split, turn_index, speaker, text``. Returns one
     row per distinct ``transcript_id`` (sorted), with ``transcript_id, split``, the
-    14 flags (Boolean, never null), ``evidence`` (one entry per true flag),
-    ``n_flags`` (Int32), ``method`` and ``method_version``.
+    14 flags (Boolean, never null), ``evidence`` (one entry per true flag, in
+    ``THEME_FLAGS`` order), ``n_flags`` (Int32), ``method`` and ``method_version``.
     """
-    lf = turns.lazy()
-    transcripts = lf.group_by("transcript_id").agg(pl.col("split").cast(pl.String).first())
-    flags = _first_hits(sentence_hits(participant_sentences(lf)))
+    turns = (
+        turns.lazy()
+        .select(pl.col("transcript_id").cast(pl.String), pl.col("split").cast(pl.String), pl.col("turn_index").cast(pl.Int32), "speaker", "text")
+        .sort("transcript_id", "turn_index")
+        .collect()
+    )
+    transcripts = turns.group_by("transcript_id", maintain_order=True).agg(pl.col("split").first())
+    parts = [pl.DataFrame(schema=_EVIDENCE_ROWS)]
+    chunk = pl.int_range(pl.len(), dtype=pl.Int64) // CHUNK_TRANSCRIPTS
+    bounds = transcripts.select("transcript_id", chunk.alias("_chunk"))
+    for n in range(int(bounds.get_column("_chunk").max() or 0) + 1 if bounds.height else 0):
+        ids = bounds.filter(pl.col("_chunk") == n).get_column("transcript_id")
+        parts.append(_evidence_rows(turns.filter(pl.col("transcript_id").is_between(pl.lit(ids.first()), pl.lit(ids.last())))))
+    order = pl.DataFrame({"flag": list(THEME_FLAGS), "_order": list(range(len(THEME_FLAGS)))})
+    per_transcript = (
+        pl.concat(parts)
+        .join(order, on="flag")
+        .sort("transcript_id", "_order")
+        .group_by("transcript_id", maintain_order=True)
+        .agg(
+            pl.struct("flag", "turn_index", "quote").alias("evidence"),
+            *[(pl.col("flag") == flag).any().alias(flag) for flag in THEME_FLAGS],
+        )
+    )
     return (
-        transcripts.join(flags, on="transcript_id", how="left")
-        .with_columns(pl.col(flag).fill_null(False) for flag in THEME_FLAGS)
+        transcripts.join(per_transcript, on="transcript_id", how="left")
         .with_columns(
-            _evidence_expr().alias("evidence"),
+            *[pl.col(flag).fill_null(False) for flag in THEME_FLAGS],
+            pl.col("evidence").fill_null(pl.lit([], dtype=_EVIDENCE)).cast(_EVIDENCE),
+        )
+        .with_columns(
             pl.sum_horizontal(pl.col(flag).cast(pl.Int32) for flag in THEME_FLAGS).cast(pl.Int32).alias("n_flags"),
             pl.lit(METHOD, dtype=pl.String).alias("method"),
             pl.lit(METHOD_VERSION, dtype=pl.String).alias("method_version"),
         )
-        .select(
-            pl.col("transcript_id").cast(pl.String),
-            "split",
-            *THEME_FLAGS,
-            "evidence",
-            "n_flags",
-            "method",
-            "method_version",
-        )
+        .select("transcript_id", "split", *THEME_FLAGS, "evidence", "n_flags", "method", "method_version")
         .sort("transcript_id")
-        .collect()
     )

@@ -221,11 +221,15 @@ class Warehouse:
     def locked(self, table: str):
         """Hold the table's write lock (an advisory file lock) for a read-merge-write.
 
-        Object stores have no such lock: there this only marks the critical
-        section, and a Dagster concurrency pool keeps a table's writers apart.
+        Object stores have no such lock: there a Dagster concurrency pool keeps
+        a table's writers apart, and, when ``ETL_WAREHOUSE_LOCK_URL`` is set, a
+        PostgreSQL advisory lock (:mod:`etl_project.lib.locks`) too.
         """
         if not self.is_local:
-            yield
+            from etl_project.lib.locks import remote_lock
+
+            with remote_lock(self.uri, table):
+                yield
             return
         locks = self.root / LOCKS
         locks.mkdir(parents=True, exist_ok=True)

@@ -5,12 +5,13 @@ import dagster as dg
 import polars as pl
 
 from etl_project.defs.ingest.partitions import ingest_batches
+from etl_project.defs.profiles import WAREHOUSE_WRITES_POOL
 from etl_project.defs.resources import WarehouseResource
 from etl_project.defs.warehouse.assets import contract_check, publish
 from etl_project.lib.themes import METHOD, METHOD_VERSION, flag_themes
 
 
-@dg.asset(group_name="themes", partitions_def=ingest_batches, kinds={"parquet"}, check_specs=[contract_check("theme_flags")], deps=["staged_transcripts"])
+@dg.asset(group_name="themes", partitions_def=ingest_batches, kinds={"parquet"}, pool=WAREHOUSE_WRITES_POOL, check_specs=[contract_check("theme_flags")], deps=["staged_transcripts"])
 def theme_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResource, staged_turns: pl.DataFrame) -> dg.MaterializeResult:
     """One row per transcript: 14 boolean theme flags with evidence (turn index and quote) for each true flag."""
     flags = flag_themes(staged_turns)

@@ -6,6 +6,7 @@ import polars as pl
 
 from etl_project.defs.ingest.partitions import ingest_batches
 from etl_project.defs.metadata import column_schema, counts_by, preview
+from etl_project.defs.profiles import WAREHOUSE_WRITES_POOL
 from etl_project.defs.resources import Alerter, WarehouseResource
 from etl_project.lib.alerts import Alert
 from etl_project.lib.warehouse import ContractViolation, Warehouse, publish_table
@@ -52,19 +53,19 @@ def publish(context: dg.AssetExecutionContext, warehouse: Warehouse, *, table: s
     )
 
 
-@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, check_specs=[contract_check("transcripts")])
+@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, pool=WAREHOUSE_WRITES_POOL, check_specs=[contract_check("transcripts")])
 def transcripts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, staged_transcripts: pl.DataFrame) -> dg.MaterializeResult:
     """One row per interview: repaired text, counts and provenance. Partitioned by split."""
     return publish(context, warehouse.get(), table="transcripts", batch=staged_transcripts)
 
 
-@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, check_specs=[contract_check("turns")], deps=["staged_transcripts"])
+@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, pool=WAREHOUSE_WRITES_POOL, check_specs=[contract_check("turns")], deps=["staged_transcripts"])
 def turns(context: dg.AssetExecutionContext, warehouse: WarehouseResource, staged_turns: pl.DataFrame) -> dg.MaterializeResult:
     """One row per speaker turn, in interview order. Partitioned by split."""
     return publish(context, warehouse.get(), table="turns", batch=staged_turns)
 
 
-@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, check_specs=[contract_check("quarantine")])
+@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, pool=WAREHOUSE_WRITES_POOL, check_specs=[contract_check("quarantine")])
 def quarantine(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,

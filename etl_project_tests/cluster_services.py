@@ -1,0 +1,381 @@
+"""Real services on 127.0.0.1 for the `cluster` profile: PostgreSQL, Redis, an S3 endpoint, Celery workers.
+
+Used by ``test_cluster.py`` and by ``bench/cluster_speedup.py``. Every process
+is started here with ``start_new_session=True`` and stopped by its own process
+group id (never by name). A service that is missing and cannot be installed
+raises :class:`Unavailable` naming what is missing (the test turns it into a skip).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import logging
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WAREHOUSE_WRITES_POOL = "warehouse_writes"  # etl_project.defs.profiles.WAREHOUSE_WRITES_POOL
+VENV_BIN = Path(sys.executable).parent
+CLUSTER_DAGSTER_YAML = PROJECT_ROOT / "deploy" / "cluster" / "dagster.yaml"
+CELERY_YAML = PROJECT_ROOT / "deploy" / "cluster" / "celery.yaml"
+PG_USER = "dagster"
+PG_PASSWORD = "dagster"
+PG_DB = "dagster"
+
+
+class Unavailable(RuntimeError):
+    """A service this needs is not installed and could not be installed or started."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last = exc
+        time.sleep(interval)
+    raise Unavailable(f"{what} did not come up within {timeout:.0f} s" + (f" ({last})" if last else ""))
+
+
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Stop a process started with ``start_new_session=True``: its group, by its own id, then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    # children that outlived their leader (e.g. Celery pool processes) are still in the group
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+# ------------------------------------------------------------------ installing Debian packages
+
+
+def _apt_install(package: str) -> str | None:
+    """``apt-get install`` a Debian package when we are root; returns why not, or None when it worked."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return "not root or no apt-get"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    cmd = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package]
+    for attempt in range(2):
+        try:
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
+        except subprocess.TimeoutExpired:
+            return "apt-get install timed out"
+        if done.returncode == 0:
+            return None
+        if attempt == 0:  # package lists may be missing or stale
+            subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=300)
+    return (done.stderr or done.stdout).strip().splitlines()[-1:][0] if (done.stderr or done.stdout) else "apt-get failed"
+
+
+def postgres_bin_dir() -> Path | None:
+    for candidate in [shutil.which("initdb"), *sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)]:
+        if candidate and Path(candidate).exists():
+            directory = Path(os.path.realpath(candidate)).parent
+            if (directory / "postgres").exists():
+                return directory
+    return None
+
+
+def ensure_postgres() -> Path:
+    found = postgres_bin_dir()
+    if found is None:
+        why = _apt_install("postgresql")
+        found = postgres_bin_dir()
+        if found is None:
+            raise Unavailable(f"PostgreSQL (initdb, postgres) is not installed and could not be installed: {why}")
+    return found
+
+
+def ensure_redis() -> str:
+    found = shutil.which("redis-server")
+    if found is None:
+        why = _apt_install("redis-server")
+        found = shutil.which("redis-server")
+        if found is None:
+            raise Unavailable(f"redis-server is not installed and could not be installed: {why}")
+    return found
+
+
+# ------------------------------------------------------------------ the services
+
+
+@dataclass
+class Services:
+    """What is running, and the environment a Dagster process of the cluster profile needs."""
+
+    root: Path
+    pg_port: int
+    redis_port: int
+    s3_endpoint: str
+    bucket: str
+    dagster_home: Path
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def pg_url(self) -> str:
+        return f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.pg_port}/{PG_DB}"
+
+    def env(self, warehouse: str, raw: Path, **extra: str) -> dict[str, str]:
+        """The environment of the cluster profile: the same for run processes and workers."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ETL_", "DAGSTER_"))}
+        env.update(
+            PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+            ETL_PROFILE="cluster",
+            DAGSTER_HOME=str(self.dagster_home),
+            DAGSTER_PG_HOST="127.0.0.1",
+            DAGSTER_PG_PORT=str(self.pg_port),
+            DAGSTER_PG_USERNAME=PG_USER,
+            DAGSTER_PG_PASSWORD=PG_PASSWORD,
+            DAGSTER_PG_DB=PG_DB,
+            ETL_CELERY_BROKER_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+            ETL_CELERY_BACKEND_URL=f"redis://127.0.0.1:{self.redis_port}/1",
+            ETL_WAREHOUSE_DIR=warehouse,
+            ETL_RAW_DIR=str(raw),
+            ETL_ALERTS_FILE=str(self.root / "alerts.jsonl"),
+            ETL_WAREHOUSE_LOCK_URL=self.pg_url,
+            AWS_ENDPOINT_URL=self.s3_endpoint,
+            AWS_ACCESS_KEY_ID="test",
+            AWS_SECRET_ACCESS_KEY="test",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_REGION="us-east-1",
+            AWS_EC2_METADATA_DISABLED="true",
+            GX_ANALYTICS_ENABLED="false",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra)
+        return env
+
+    def instance(self):
+        """The Postgres-backed Dagster instance (the cluster dagster.yaml), from this process."""
+        import dagster as dg
+
+        saved = {k: os.environ.get(k) for k in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB")}
+        os.environ.update(DAGSTER_PG_HOST="127.0.0.1", DAGSTER_PG_PORT=str(self.pg_port), DAGSTER_PG_USERNAME=PG_USER,
+                          DAGSTER_PG_PASSWORD=PG_PASSWORD, DAGSTER_PG_DB=PG_DB)
+        try:
+            return dg.DagsterInstance.from_config(str(self.dagster_home))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def start(self, cmd: list[str], *, env: Mapping[str, str] | None = None, log: Path, **options) -> subprocess.Popen:
+        handle = open(log, "ab")
+        try:
+            proc = subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, **options)
+        finally:
+            handle.close()
+        self.processes.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.processes):
+            stop_process(proc, signal.SIGINT if getattr(proc, "_etl_is_postgres", False) else signal.SIGTERM)
+
+
+def _start_postgres(services: Services, bin_dir: Path) -> None:
+    data = Path(tempfile.mkdtemp(prefix="etl-pg-"))  # outside pytest's 0700 tmp tree: postgres must reach it
+    user_options: dict = {}
+    if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+        account = next((name for name in ("postgres", "nobody") if _has_user(name)), None)
+        if account is None:
+            raise Unavailable("PostgreSQL cannot run as root and there is no 'postgres' or 'nobody' account")
+        entry = pwd.getpwnam(account)
+        os.chown(data, entry.pw_uid, entry.pw_gid)
+        user_options = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    services.root.joinpath("pg_data_dir").write_text(str(data))
+    pwfile = data / "pw"
+    pwfile.write_text(PG_PASSWORD)
+    if user_options:
+        os.chown(pwfile, user_options["user"], user_options["group"])
+    done = subprocess.run(
+        [str(bin_dir / "initdb"), "-D", str(data / "db"), "-U", PG_USER, f"--pwfile={pwfile}", "-A", "md5", "-E", "UTF8", "--no-sync"],
+        capture_output=True, text=True, timeout=180, **user_options,
+    )
+    if done.returncode != 0:
+        raise Unavailable(f"initdb failed: {done.stderr.strip()[-300:]}")
+    port = free_port()
+    proc = services.start(
+        [str(bin_dir / "postgres"), "-D", str(data / "db"), "-p", str(port), "-h", "127.0.0.1", "-k", str(data),
+         "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
+        log=services.root / "postgres.log", **user_options,
+    )
+    proc._etl_is_postgres = True  # type: ignore[attr-defined]  # stopped with SIGINT (fast shutdown)
+    services.pg_port = port
+
+    import psycopg2
+
+    def ready():
+        if proc.poll() is not None:
+            raise Unavailable(f"postgres exited: {(services.root / 'postgres.log').read_text()[-500:]}")
+        psycopg2.connect(host="127.0.0.1", port=port, user=PG_USER, password=PG_PASSWORD, dbname="postgres").close()
+        return True
+
+    wait_for(ready, 60, "PostgreSQL")
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user=PG_USER, password=PG_PASSWORD, dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f"create database {PG_DB}")
+    conn.close()
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _start_redis(services: Services, binary: str) -> None:
+    port = free_port()
+    directory = services.root / "redis"
+    directory.mkdir()
+    proc = services.start(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory), "--daemonize", "no"],
+        log=services.root / "redis.log",
+    )
+    services.redis_port = port
+
+    def ready():
+        if proc.poll() is not None:
+            raise Unavailable(f"redis-server exited: {(services.root / 'redis.log').read_text()[-500:]}")
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    wait_for(ready, 30, "Redis")
+
+
+@contextlib.contextmanager
+def cluster_services(root: Path, bucket: str = "etl-cluster") -> Iterator[Services]:
+    """PostgreSQL, Redis and an S3 endpoint (moto) on 127.0.0.1, an instance home with the cluster dagster.yaml."""
+    try:
+        import dagster_celery  # noqa: F401
+        import dagster_postgres  # noqa: F401
+        import dagster_aws  # noqa: F401
+        import psycopg2  # noqa: F401
+    except ImportError as exc:
+        raise Unavailable(f"the cluster extra is not installed ({exc.name}); pip install -e '.[cluster]'") from exc
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise Unavailable("moto[server] is not installed (pip install 'moto[server]')") from exc
+    pg_bin = ensure_postgres()
+    redis_bin = ensure_redis()
+    root.mkdir(parents=True, exist_ok=True)
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(CLUSTER_DAGSTER_YAML, home / "dagster.yaml")
+    services = Services(root=root, pg_port=0, redis_port=0, s3_endpoint="", bucket=bucket, dagster_home=home)
+    moto = None
+    try:
+        _start_postgres(services, pg_bin)
+        _start_redis(services, redis_bin)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        moto.start()
+        host, port = moto.get_host_and_port()
+        services.s3_endpoint = f"http://{host}:{port}"
+        import pyarrow.fs as pafs
+
+        pafs.S3FileSystem(endpoint_override=services.s3_endpoint, access_key="test", secret_key="test",
+                          allow_bucket_creation=True, region="us-east-1").create_dir(bucket)
+        instance = services.instance()  # creates the instance's tables once, before any worker races to
+        try:
+            # What the first writer step would do: give the pool the default limit of dagster.yaml. Done
+            # once here because two runs doing it at the same moment make one of them fail
+            # (dagster-postgres 0.29.27: UniqueViolation on concurrency_limits); see deploy/README.md.
+            instance.event_log_storage.initialize_concurrency_limit_to_default(WAREHOUSE_WRITES_POOL)
+        finally:
+            instance.dispose()
+        yield services
+    finally:
+        services.stop_all()
+        if moto is not None:
+            moto.stop()
+        data_dir = root / "pg_data_dir"
+        if data_dir.exists():
+            shutil.rmtree(data_dir.read_text(), ignore_errors=True)
+
+
+def start_worker(services: Services, env: Mapping[str, str], name: str, *, concurrency: int = 1, includes: tuple[str, ...] = ()) -> subprocess.Popen:
+    """A Celery worker (``dagster-celery worker start``) with the committed celery.yaml; waits until it is ready."""
+    log = services.root / f"worker-{name}.log"
+    cmd = [str(VENV_BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(CELERY_YAML), "-n", name]
+    for module in includes:
+        cmd += ["-i", module]
+    cmd += ["--", f"--concurrency={concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle"]
+    proc = services.start(cmd, env=dict(env), log=log, cwd=str(services.root))
+
+    def ready():
+        if proc.poll() is not None:
+            raise Unavailable(f"worker {name} exited: {log.read_text()[-1500:]}")
+        return " ready." in log.read_text(errors="replace")
+
+    wait_for(ready, 120, f"Celery worker {name}", interval=0.5)
+    return proc
+
+
+def dagster_execute(services: Services, env: Mapping[str, str], partition: str, *, log_name: str) -> subprocess.Popen:
+    """``dagster job execute`` of warehouse_job for one batch (the run's steps go to the Celery workers)."""
+    cmd = [str(VENV_BIN / "dagster"), "job", "execute", "-m", "etl_project.definitions", "-j", "warehouse_job",
+           "--tags", json.dumps({"dagster/partition": partition})]
+    return services.start(cmd, env=dict(env), log=services.root / f"{log_name}.log", cwd=str(services.root))
+
+
+REEXECUTE_FROM_FAILURE = """
+import sys
+import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+run_id = sys.argv[1]
+job = ReconstructableRepository.for_module("etl_project.definitions", "defs").get_reconstructable_job("warehouse_job")
+with dg.DagsterInstance.get() as instance:
+    parent = instance.get_run_by_id(run_id)
+    # execute_job does not carry the parent's partition over (the UI's re-execution does): pass it on
+    tags = {k: v for k, v in parent.tags.items() if k.startswith("dagster/partition") or not k.startswith("dagster/")}
+    options = dg.ReexecutionOptions.from_failure(run_id, instance)
+    result = dg.execute_job(job, instance=instance, tags=tags, reexecution_options=options)
+    print("REEXECUTION", result.run_id, "success" if result.success else "failure", flush=True)
+    sys.exit(0 if result.success else 1)
+"""
+
+
+def dagster_reexecute_from_failure(services: Services, env: Mapping[str, str], run_id: str, *, log_name: str) -> subprocess.Popen:
+    """Re-execute a failed run from its failure (what the UI's "Re-execute from failure" does), with the cluster executor."""
+    cmd = [sys.executable, "-c", REEXECUTE_FROM_FAILURE, run_id]
+    return services.start(cmd, env=dict(env), log=services.root / f"{log_name}.log", cwd=str(services.root))
