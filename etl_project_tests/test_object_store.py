@@ -68,6 +68,8 @@ def test_dagster_run_with_the_warehouse_on_object_storage(s3_bucket: str, tmp_pa
     materialize_all(raw, root, alerts_path=str(tmp_path / "alerts.jsonl"))
     warehouse = Warehouse(root)
     assert sorted(warehouse.read("transcripts")["transcript_id"]) == ["work_0005", "work_0210", "work_0759", "work_0803", "work_0823"]
+    assert warehouse.exists(warehouse.root / "reports" / "theme_prevalence.png")  # the report goes to the store too
+    assert not (Path.cwd() / "warehouse-bucket").exists()  # nothing lands on local disk by mistake
     [batch] = sorted({b for b in warehouse.read_file(warehouse.root / "_batches" / "manifest.parquet")["batch"]})
     assert len(files_of(warehouse, batch)) == 5
     from etl_project.lib.alerts import read_alerts

@@ -291,6 +291,27 @@ class Warehouse:
         _fsync_dir(target.parent)
         return target
 
+    def write_bytes(self, relative: str, data: bytes) -> Path | PurePosixPath:
+        """Atomically write a non-table file (a report, a chart) under the warehouse root."""
+        target = self.root / relative
+        if not self.is_local:
+            with self.fs.open_output_stream(str(target)) as out:
+                out.write(data)
+            return target
+        staging = self.root / STAGING
+        staging.mkdir(parents=True, exist_ok=True)
+        tmp = staging / f"file-{os.getpid()}-{uuid.uuid4().hex}"
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return target
+
     def clear_staging(self) -> int:
         """Remove leftovers of writers that died mid-write; returns how many files were removed.
 

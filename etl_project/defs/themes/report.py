@@ -9,8 +9,6 @@ The figure helpers above the asset are plain polars/matplotlib, with no Dagster.
 
 import base64
 import io
-import os
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -146,17 +144,6 @@ def chart_png(prev: pl.DataFrame, *, title: str) -> bytes:
     return buffer.getvalue()
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` beside ``path`` and rename it over ``path`` (readers see the old file or the new)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 @dg.asset(group_name="themes", deps=["theme_flags"], kinds={"polars", "markdown"})
 def theme_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Prevalence of each theme flag per split over the whole warehouse, beside the published comparators (chart + table)."""
@@ -166,10 +153,10 @@ def theme_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         flags = pl.DataFrame(schema={"split": pl.String, **{f: pl.Boolean for f in THEME_FLAGS}, "method": pl.String, "method_version": pl.String})
     methods = sorted({f"{m} {v}" for m, v in flags.select("method", "method_version").unique().iter_rows()})
     prev = prevalence(flags)
-    out_dir = Path(wh.root) / REPORT_DIR
     png = chart_png(prev, title=f"Theme flags by split ({flags.height} transcripts)")
-    write_atomically(out_dir / CHART_FILE, png)
-    write_atomically(out_dir / PAGE_FILE, report_page(prev, methods).encode("utf-8"))
+    chart_path = wh.write_bytes(f"{REPORT_DIR}/{CHART_FILE}", png)
+    page_path = wh.write_bytes(f"{REPORT_DIR}/{PAGE_FILE}", report_page(prev, methods).encode("utf-8"))
+    out_dir = chart_path.parent
     table = markdown_table(prev)
     context.log.info("theme_report: %d transcripts, written to %s", flags.height, out_dir)
     return dg.MaterializeResult(
@@ -177,8 +164,8 @@ def theme_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             "transcripts": flags.height,
             "methods": ", ".join(methods),
             "prevalence": dg.MetadataValue.md(table + f"\n\nPublished comparators: {COMPARATOR_SOURCE}; **{COMPARATOR_NOTE}**."),
-            "chart_path": dg.MetadataValue.path(str(out_dir / CHART_FILE)),
-            "report_path": dg.MetadataValue.path(str(out_dir / PAGE_FILE)),
+            "chart_path": dg.MetadataValue.path(str(chart_path)),
+            "report_path": dg.MetadataValue.path(str(page_path)),
             "chart": dg.MetadataValue.md(f"![theme prevalence](data:image/png;base64,{base64.b64encode(png).decode()})"),
         }
     )
