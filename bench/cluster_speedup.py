@@ -1,13 +1,15 @@
 """Two Celery workers against one: the `cluster` profile on a synthetic corpus, on this machine.
 
-    .venv/bin/python -m bench.cluster_speedup 20000 --batches 4 --repeats 2
+    .venv/bin/python -m bench.cluster_speedup 50000 --batches 4 --repeats 2 --no-pool
 
 For each trial: fresh services on 127.0.0.1 (PostgreSQL, Redis, moto's S3;
 see etl_project_tests/cluster_services.py), 1 or 2 ``dagster-celery`` workers
 (one step at a time each), the corpus of :mod:`bench.generate` claimed as
 ``--batches`` batches, one ``dagster job execute`` per batch, all launched at
 once; the wall time is from the launch to the last run's end. Trials are
-interleaved (1, 2, 2, 1, ...). Also reported per trial: the busy time of each
+interleaved (1, 2, 2, 1, ...), each in a fresh process (moto's objects live in
+process-global state), after one read of the corpus to warm the page cache.
+Also reported per trial: the busy time of each
 worker (sum of its steps), the writer steps' overlap (must be none with the
 pool), and the rows landed. ``--no-pool`` adds a 2-worker trial without the
 pool limit, to show what the pool prevents. Results go to
@@ -143,7 +145,7 @@ def warm_page_cache(raw: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("n", type=int, nargs="?", default=20_000, help="transcripts in the synthetic corpus")
+    parser.add_argument("n", type=int, nargs="?", default=50_000, help="transcripts in the synthetic corpus")
     parser.add_argument("--batches", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2, help="trials of each worker count (interleaved)")
     parser.add_argument("--no-pool", action="store_true", help="also a 2-worker trial without the pool limit (advisory lock on)")

@@ -34,11 +34,11 @@ def table_rows(md: str) -> dict[str, list[str]]:
 def materialized(tmp_path_factory) -> tuple[Path, dict]:
     """The sample materialized into a temp warehouse, then theme_report on its own (unpartitioned)."""
     warehouse = tmp_path_factory.mktemp("warehouse")
-    instance = dg.DagsterInstance.ephemeral()
-    materialize_all(SAMPLE_RAW, warehouse, instance=instance)
-    result = dg.materialize([theme_report], resources=resources_for(SAMPLE_RAW, warehouse), instance=instance)
-    assert result.success
-    metadata = dict(result.asset_materializations_for_node("theme_report")[0].metadata)  # read while the instance lives
+    with dg.instance_for_test() as instance:  # a real temp instance, alive for the whole fixture
+        materialize_all(SAMPLE_RAW, warehouse, instance=instance)
+        result = dg.materialize([theme_report], resources=resources_for(SAMPLE_RAW, warehouse), instance=instance)
+        assert result.success
+        metadata = dict(result.asset_materializations_for_node("theme_report")[0].metadata)  # read while the instance lives
     return warehouse, metadata
 
 
@@ -81,10 +81,10 @@ def test_chart_and_page_are_written_atomically_and_readable(materialized):
 
 
 def test_report_on_an_empty_warehouse(tmp_path: Path):
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([theme_report], resources=resources_for(tmp_path / "raw", tmp_path / "wh"), instance=instance)
-    assert result.success
-    metadata = result.asset_materializations_for_node("theme_report")[0].metadata
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([theme_report], resources=resources_for(tmp_path / "raw", tmp_path / "wh"), instance=instance)
+        assert result.success
+        metadata = result.asset_materializations_for_node("theme_report")[0].metadata
     assert metadata["transcripts"].value == 0
     assert png_size((tmp_path / "wh" / "reports" / "theme_prevalence.png").read_bytes())[0] >= 800
 
