@@ -192,11 +192,10 @@ def decode_bytes(data: bytes) -> str:
         text = _decode_strict(data, _bomless_utf16(data))
     else:
         text = _decode_utf8_or_1252(data)
-    if not text.strip():
+    if not text or text.isspace():
         raise UnreadableInput("empty file (no text, or whitespace only)")
     head = text[:65536]
-    controls = len(_CONTROL_BYTES.findall(head))
-    if "\x00" in text or controls > max(8, len(head) // 100):
+    if "\x00" in text or (_CONTROL_BYTES.search(head) and len(_CONTROL_BYTES.findall(head)) > max(8, len(head) // 100)):
         raise UnreadableInput("binary data (control bytes), not text")
     return text
 
@@ -240,25 +239,29 @@ def parse_text_transcript(text: str) -> tuple[int | None, str | None, str]:
     """Split a one-transcript file into (dialog number, header id, body).
 
     The header is the run of ``# Dialog N`` / ``**Transcript ID:** x`` / ``---``
-    and blank lines at the top; the body is everything after it.
+    and blank lines at the top; the body is everything after it, with CRLF and
+    lone CR turned into LF. Only the header lines are looked at one by one.
     """
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     dialog: int | None = None
     header_id: str | None = None
-    i = 0
-    while i < len(lines):
-        line = lines[i].strip()
+    start, end_of_text = 0, len(text)
+    while start <= end_of_text:
+        end = text.find("\n", start)
+        if end < 0:
+            end = end_of_text
+        line = text[start:end].strip()
         if not line or _HEADER_RULE.match(line):
-            i += 1
-            continue
-        if (m := _HEADER_DIALOG.match(line)) and dialog is None:
+            pass
+        elif (m := _HEADER_DIALOG.match(line)) and dialog is None:
             dialog = int(m.group(1))
         elif (m := _HEADER_ID.match(line)) and header_id is None:
             header_id = m.group(1).strip("`*\"' ") or None
         else:
             break
-        i += 1
-    return dialog, header_id, "\n".join(lines[i:])
+        start = end + 1
+    return dialog, header_id, text[start:]
 
 
 def _read_text_file(f: RawFile, data: bytes, sha: str) -> list[dict]:
@@ -428,7 +431,7 @@ def read_file(f: RawFile, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> li
         return [_record(f, fmt, "", None, None, None, reason)]
     data = f.path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
-    if not data.strip():
+    if not data or data.isspace():
         return [_record(f, fmt, "", sha, None, None, "empty file (no text, or whitespace only)")]
     try:
         return _READERS[fmt](f, data, sha)
@@ -440,7 +443,16 @@ def read_file(f: RawFile, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> li
 
 
 def records_frame(records: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame(records, schema=RECORD_SCHEMA) if records else pl.DataFrame(schema=RECORD_SCHEMA)
+    """The records as a frame of :data:`RECORD_SCHEMA` (built column by column: faster than row dicts)."""
+    return pl.DataFrame({name: [r[name] for r in records] for name in RECORD_SCHEMA}, schema=RECORD_SCHEMA)
+
+
+def read_files(files: Iterable[RawFile], rejects: Iterable[dict] = (), *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> pl.DataFrame:
+    """The records of ``files`` (in the order given), after ``rejects`` (records made by :func:`discover`)."""
+    records = list(rejects)
+    for f in files:
+        records.extend(read_file(f, max_file_bytes=max_file_bytes))
+    return records_frame(records)
 
 
 def read_raw_folder(
@@ -454,7 +466,4 @@ def read_raw_folder(
     if not root.is_dir():
         raise FileNotFoundError(f"raw folder {root} does not exist or is not a folder")
     files, rejects = discover(root, only)
-    records = list(rejects)
-    for f in files:
-        records.extend(read_file(f, max_file_bytes=max_file_bytes))
-    return records_frame(records), len(files)
+    return read_files(files, rejects, max_file_bytes=max_file_bytes), len(files)

@@ -132,22 +132,60 @@ def repair_text(text: str) -> tuple[str, int]:
     return "\n".join(lines), changed
 
 
-def repair_column(frame: pl.DataFrame, column: str = "text") -> pl.DataFrame:
+def _fix_line(line: str) -> str:
+    return ftfy.fix_text(line, FTFY_CONFIG) if ftfy_may_change(line) else line
+
+
+def repair_lines(texts: pl.Series) -> pl.DataFrame:
+    """``fixed`` (the repaired text) and ``n`` (lines changed) for each text (LF line endings).
+
+    The texts are cut into lines in polars; only lines that both Rust gates pass
+    (something outside printable ASCII, and a match of :data:`MAY_NEED_FTFY_PATTERN`)
+    reach Python, where :func:`ftfy_may_change` decides whether ftfy runs. Same
+    result as :func:`repair_text` on each text.
+    """
+    line = pl.col("line")
+    lines = (
+        pl.DataFrame({"line": texts})
+        .with_row_index("row")
+        .with_columns(line.str.split("\n"))
+        .explode("line")
+        .with_columns((line.str.contains(NEEDS_FTFY_PATTERN) & line.str.contains(MAY_NEED_FTFY_PATTERN)).alias("gate"))
+    )
+    where = lines.get_column("gate").arg_true()
+    before = lines.get_column("line").gather(where)
+    after = before.map_elements(_fix_line, return_dtype=pl.String)
+    changed = pl.zeros(lines.height, dtype=pl.Int32, eager=True).scatter(where, (after != before).cast(pl.Int32))
+    return (
+        lines.with_columns(lines.get_column("line").scatter(where, after), changed.alias("n"))
+        .group_by("row", maintain_order=True)
+        .agg(pl.col("line").str.join("\n").alias("fixed"), pl.col("n").sum().cast(pl.Int32))
+        .sort("row")
+        .drop("row")
+    )
+
+
+def repair_column(frame: pl.DataFrame, column: str = "text", *, where: pl.Expr | None = None) -> pl.DataFrame:
     """Repair ``column`` in place and add ``n_repairs`` (Int32).
 
-    Only rows in which ftfy could change something are handed to Python; the
-    rest stay in polars untouched.
+    Only rows in which ftfy could change something are handed to
+    :func:`repair_lines`; the rest stay in polars untouched. ``where`` (a Boolean
+    expression) limits the repair to those rows: the others keep their text as
+    it is and get a null ``n_repairs``.
     """
-    normalised = frame.with_columns(
-        pl.col(column).str.replace_all("\r\n", "\n", literal=True).str.replace_all("\r", "\n", literal=True)
+    text = pl.col(column)
+    normalised = text.str.replace_all("\r\n", "\n", literal=True).str.replace_all("\r", "\n", literal=True)
+    selected = pl.lit(True) if where is None else where.fill_null(False)
+    frame = frame.with_columns(
+        pl.when(selected).then(normalised).otherwise(text).alias(column),
+        pl.when(selected).then(pl.lit(0, dtype=pl.Int32)).otherwise(pl.lit(None, dtype=pl.Int32)).alias("n_repairs"),
     )
-    needs = normalised.get_column(column).str.contains(MAY_NEED_FTFY_PATTERN).fill_null(False)
+    needs = frame.select((selected & text.str.contains(MAY_NEED_FTFY_PATTERN)).fill_null(False)).to_series()
     if not needs.any():
-        return normalised.with_columns(pl.lit(0, dtype=pl.Int32).alias("n_repairs"))
-    repaired = normalised.filter(needs).get_column(column).map_elements(
-        lambda t: dict(zip(("fixed", "n"), repair_text(t))),
-        return_dtype=pl.Struct({"fixed": pl.String, "n": pl.Int32}),
+        return frame
+    rows = needs.arg_true()
+    repaired = repair_lines(frame.get_column(column).gather(rows))
+    return frame.with_columns(
+        frame.get_column(column).scatter(rows, repaired.get_column("fixed")),
+        frame.get_column("n_repairs").scatter(rows, repaired.get_column("n")),
     )
-    fixed_text = normalised.get_column(column).clone().scatter(needs.arg_true(), repaired.struct.field("fixed"))
-    n_repairs = pl.zeros(frame.height, dtype=pl.Int32, eager=True).scatter(needs.arg_true(), repaired.struct.field("n"))
-    return normalised.with_columns(fixed_text.alias(column), n_repairs.alias("n_repairs"))

@@ -30,7 +30,6 @@ from etl_project.schemas import (
 
 DEFAULT_MAX_TRANSCRIPT_CHARS = 2_000_000
 _OK = pl.col("reject_reason").is_null()
-_SEQ = "_seq"  # input order, restored after a stage splits and re-joins the frame
 
 
 def reject(condition: pl.Expr, reason: pl.Expr | str) -> pl.Expr:
@@ -77,15 +76,67 @@ def identify(records: pl.DataFrame, *, max_transcript_chars: int = DEFAULT_MAX_T
 
 def repair(frame: pl.DataFrame) -> pl.DataFrame:
     """Repair the text of records not rejected; add ``n_repairs`` and ``text_sha256``."""
-    indexed = frame.with_row_index(_SEQ)
-    ok = indexed.filter(_OK)
-    rest = indexed.filter(~_OK).with_columns(pl.lit(None, dtype=pl.Int32).alias("n_repairs"))
-    fixed = repair_column(ok, "text")
-    out = pl.concat([fixed, rest], how="vertical").sort(_SEQ).drop(_SEQ)
+    out = repair_column(frame, "text", where=_OK)
     return out.with_columns(
         pl.col("text")
         .map_elements(lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest(), return_dtype=pl.String, skip_nulls=True)
         .alias("text_sha256")
+    )
+
+
+DUPLICATE_KEYS = ("transcript_id", "text_sha256", "source_file", "source_record")
+
+
+def duplicate_outcomes(keys: pl.DataFrame, *, position: str) -> pl.DataFrame:
+    """What happens to each good record when ids repeat; needs only :data:`DUPLICATE_KEYS` and ``position``.
+
+    ``keys``: one row per record not rejected, ``position`` giving path order
+    (``source_file``, then ``source_record``). Returns ``position``, ``n_copies``
+    (Int32, set on the record kept: the first in path order, counting the copies
+    with the same repaired text, itself included), ``reject_reason`` (set on a
+    copy with *different* text, naming the copy that was kept) and ``_copy``
+    (True for an identical copy, which is folded into the kept one and dropped).
+    """
+    first = (
+        keys.sort(position)
+        .group_by("transcript_id", maintain_order=True)
+        .first()
+        .select(
+            "transcript_id",
+            pl.col("text_sha256").alias("_kept_sha"),
+            pl.col(position).alias("_kept_pos"),
+            pl.format("{} {}", "source_file", "source_record").str.strip_chars().alias("_kept_where"),
+        )
+    )
+    joined = keys.join(first, on="transcript_id", how="left")
+    same_text = pl.col("text_sha256") == pl.col("_kept_sha")
+    kept = pl.col(position) == pl.col("_kept_pos")
+    copies = joined.filter(same_text).group_by("transcript_id").len("_n")
+    return joined.join(copies, on="transcript_id", how="left").select(
+        position,
+        pl.when(kept).then(pl.col("_n")).cast(pl.Int32).alias("n_copies"),
+        pl.when(~kept & ~same_text)
+        .then(
+            pl.format(
+                "duplicate transcript id '{}' with different text; kept the copy from {} (first in path order)",
+                "transcript_id",
+                "_kept_where",
+            )
+        )
+        .alias("reject_reason"),
+        (~kept & same_text).alias("_copy"),
+    )
+
+
+def apply_duplicate_outcomes(frame: pl.DataFrame, outcomes: pl.DataFrame, *, position: str) -> pl.DataFrame:
+    """``frame`` with the outcomes of :func:`duplicate_outcomes` applied: copies dropped, conflicts
+    rejected, ``n_copies`` added (null on rejected records); ``position`` is dropped."""
+    return (
+        frame.join(outcomes.rename({"reject_reason": "_dup_reason"}), on=position, how="left", maintain_order="left")
+        .filter(~pl.col("_copy").fill_null(False))
+        .with_columns(pl.coalesce("reject_reason", "_dup_reason").alias("reject_reason"))
+        .sort(position)
+        .drop(position, "_dup_reason", "_copy")
     )
 
 
@@ -98,40 +149,8 @@ def deduplicate(frame: pl.DataFrame) -> pl.DataFrame:
     the first in path order wins, so an operator decides by file name.
     """
     indexed = frame.with_row_index("_pos")
-    ok = indexed.filter(_OK)
-    first = (
-        ok.sort("_pos")
-        .group_by("transcript_id", maintain_order=True)
-        .first()
-        .select(
-            "transcript_id",
-            pl.col("text_sha256").alias("_kept_sha"),
-            pl.col("_pos").alias("_kept_pos"),
-            pl.format("{} {}", "source_file", "source_record").str.strip_chars().alias("_kept_where"),
-        )
-    )
-    ok = ok.join(first, on="transcript_id", how="left")
-    same_copy = (pl.col("text_sha256") == pl.col("_kept_sha")) & (pl.col("_pos") != pl.col("_kept_pos"))
-    copies = ok.filter(pl.col("_pos") == pl.col("_kept_pos")).join(
-        ok.filter(pl.col("text_sha256") == pl.col("_kept_sha")).group_by("transcript_id").len("_n"),
-        on="transcript_id",
-    )
-    kept = copies.with_columns(pl.col("_n").cast(pl.Int32).alias("n_copies"))
-    conflicting = ok.filter(~same_copy & (pl.col("_pos") != pl.col("_kept_pos"))).with_columns(
-        pl.format(
-            "duplicate transcript id '{}' with different text; kept the copy from {} (first in path order)",
-            "transcript_id",
-            "_kept_where",
-        ).alias("reject_reason"),
-        pl.lit(None, dtype=pl.Int32).alias("n_copies"),
-    )
-    rejected = indexed.filter(~_OK).with_columns(pl.lit(None, dtype=pl.Int32).alias("n_copies"))
-    helper = ["_kept_sha", "_kept_pos", "_kept_where", "_n"]
-    return (
-        pl.concat([kept.drop(helper), conflicting.drop(helper, strict=False), rejected], how="diagonal")
-        .sort("_pos")
-        .drop("_pos")
-    )
+    outcomes = duplicate_outcomes(indexed.filter(_OK).select("_pos", *DUPLICATE_KEYS), position="_pos")
+    return apply_duplicate_outcomes(indexed, outcomes, position="_pos")
 
 
 @dataclass(frozen=True)
