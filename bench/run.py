@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -62,16 +63,66 @@ LIBRARIES = ("polars", "pyarrow", "pandas", "ftfy", "pandera", "dagster", "great
 # ---------------------------------------------------------------- measuring
 
 
+def _tree_memory_mb(root: int) -> tuple[float, float]:
+    """(sum of RSS, sum of PSS) in MiB over ``root`` and all its descendants, from /proc."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parent[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, ppid in parent.items():
+            if ppid == pid and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    rss = pss = 0.0
+    for pid in tree:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return rss, pss
+
+
+class TreeMemory(threading.Thread):
+    """Samples the memory of a process and its children (worker processes) ten times a second."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak_rss, self.peak_pss = pid, 0.0, 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.1):
+            rss, pss = _tree_memory_mb(self.pid)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+
+
 def measured(cmd: list[str], *, env: dict | None = None, timeout: float | None = None) -> dict:
-    """Run ``cmd``; its wall time, exit code, peak RSS and CPU time (from ``os.wait4``) and output tails."""
+    """Run ``cmd``; its wall time, exit code, peak RSS and CPU time (from ``os.wait4``), the peak
+    memory of its whole process tree (sampled) and output tails."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=PROJECT_ROOT)
+        sampler = TreeMemory(proc.pid)
+        sampler.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         except KeyboardInterrupt:
             proc.kill()
             raise
+        finally:
+            sampler.done.set()
+            sampler.join()
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -80,7 +131,10 @@ def measured(cmd: list[str], *, env: dict | None = None, timeout: float | None =
     return {
         "rc": proc.returncode,
         "process_s": wall,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_rss_mb": max(usage.ru_maxrss / 1024, sampler.peak_pss),
+        "peak_rss_one_process_mb": usage.ru_maxrss / 1024,
+        "peak_tree_rss_sum_mb": sampler.peak_rss,
+        "peak_tree_pss_mb": sampler.peak_pss,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "steps_s": step_seconds(stdout + "\n" + stderr),
         "stdout_tail": stdout[-8000:],
@@ -276,6 +330,8 @@ def summarise(runs: list[dict], corpora: dict[int, dict]) -> dict:
                 "wall_s_all": [round(r["wall_s"], 3) for r in rs],
                 "process_s": median([r["process_s"] for r in rs]),
                 "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+                "peak_one_process_mb": max(r.get("peak_rss_one_process_mb", 0) for r in rs),
+                "peak_tree_rss_sum_mb": max(r.get("peak_tree_rss_sum_mb", 0) for r in rs),
                 "mb_per_s": input_bytes / 1e6 / wall if wall else None,
                 "transcripts_per_s": transcripts / wall if wall else None,
             }
@@ -293,6 +349,8 @@ def summarise(runs: list[dict], corpora: dict[int, dict]) -> dict:
                 entry["substage_share"] = {k: v / total for k, v in subs.items()} if total else {}
                 entry["substage_calls"] = rs[0].get("substage_calls", {})
                 entry["memory_after_step"] = rs[0].get("memory_after_step", [])
+                entry["batches"], entry["workers"] = rs[0].get("batches"), rs[0].get("workers")
+                entry["wall_seconds"] = {k: median([r.get("wall_seconds", {}).get(k) for r in rs]) for k in rs[0].get("wall_seconds", {})}
             if kind == "dagster":
                 entry["cli_time_taken_s"] = median([r.get("cli_time_taken_s") for r in rs])
                 steps = {}
@@ -376,8 +434,8 @@ def render(results: dict) -> str:
         + f" · load average at start {m['load_average_start'][0]:.2f}, at end {m.get('load_average_end', [0])[0]:.2f}"
         + f" · total {results['total_s'] / 60:.1f} min",
         "",
-        "| N | run | input | runs | wall s (median) | MB/s | transcripts/s | peak RSS MiB |",
-        "|---:|---|---|---:|---:|---:|---:|---:|",
+        "| N | run | input | runs | wall s (median) | MB/s | transcripts/s | peak memory MiB | largest process MiB | tree RSS sum MiB |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, per in results["summary"].items():
         for kind in KINDS:
@@ -389,7 +447,8 @@ def render(results: dict) -> str:
                 wall += f" (scaled to full: {e['scaled_wall_s']:,.0f})"
             lines.append(
                 f"| {int(n):,} | {kind} | {e['input']} ({e['input_bytes'] / 1e6:,.1f} MB, {e['transcripts']:,} transcripts) | {e['runs']} | {wall} | "
-                f"{_fmt(e['mb_per_s'], 2)} | {_fmt(e['transcripts_per_s'], 0)} | {_fmt(e['peak_rss_mb'], 0)} |"
+                f"{_fmt(e['mb_per_s'], 2)} | {_fmt(e['transcripts_per_s'], 0)} | {_fmt(e['peak_rss_mb'], 0)} | "
+                f"{_fmt(e.get('peak_one_process_mb'), 0)} | {_fmt(e.get('peak_tree_rss_sum_mb'), 0)} |"
             )
     lines += ["", "Ratios (from the medians of the same invocation):", "", "| N | core vs naive (speed) | same input (subsample) | core without flagging vs naive | core / floor (time) | dagster / core (time) |", "|---:|---:|---:|---:|---:|---:|"]
     for n, r in results["ratios"].items():
@@ -407,6 +466,9 @@ def render(results: dict) -> str:
             f"{k} {v:,.2f} s ({core['substage_share'][k]:.0%}, {core['substage_calls'].get(k, 0):,} calls)" for k, v in core["substages_s"].items() if v is not None
         )
         lines.append(f"- **{int(n):,}**: {stages}")
+        if core.get("wall_seconds"):
+            passes = " · ".join(f"{k} {v:,.2f} s" for k, v in core["wall_seconds"].items() if v is not None)
+            lines.append(f"  - {core.get('batches')} batches on {core.get('workers')} worker process(es); stage seconds are summed over batches (work), the passes' wall time: {passes}")
         lines.append(f"  - inside: {subs}")
         memory = core.get("memory_after_step") or []
         if memory:

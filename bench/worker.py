@@ -115,6 +115,9 @@ def _core(raw: Path, out: Path) -> dict:
         "substage_calls": {name: v[1] for name, v in SUBSTAGES.items()},
         "memory_after_step": MEMORY,
         "files_read": run.files_read,
+        "batches": run.batches,
+        "workers": run.workers,
+        "wall_seconds": dict(run.wall_seconds),
         "rows": {table: p.rows_in_batch for table, p in run.published.items()},
         "great_expectations_imported": "great_expectations" in sys.modules,
     }

@@ -21,13 +21,12 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    import pyarrow.parquet as pq
     from etl_project.lib import warehouse
     from etl_project.lib.pipeline import run_core
 
     mode, after = sys.argv[3], int(sys.argv[4])
     calls = {"replace": 0, "write": 0}
-    real_replace, real_write = os.replace, pq.write_table
+    real_replace, real_write = os.replace, warehouse.write_parquet
 
     def replace(src, dst):
         real_replace(src, dst)
@@ -35,15 +34,15 @@ KILLER = textwrap.dedent(
         if mode == "after-replace" and calls["replace"] == after:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def write_table(table, where, **kwargs):
+    def write_parquet(frame, table, where):
         calls["write"] += 1
         if mode == "mid-write" and calls["write"] == after:
             Path(where).write_bytes(b"PAR1 torn")
             os.kill(os.getpid(), signal.SIGKILL)
-        real_write(table, where, **kwargs)
+        real_write(frame, table, where)
 
     warehouse.os.replace = replace
-    warehouse.pq.write_table = write_table
+    warehouse.write_parquet = write_parquet
     run_core(Path(sys.argv[1]), Path(sys.argv[2]))
     """
 )

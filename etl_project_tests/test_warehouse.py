@@ -35,11 +35,11 @@ def test_a_failed_write_leaves_the_previous_file_intact(warehouse_dir: Path, mon
     target = warehouse_dir / "t" / "split=workforce" / "part-b00000.parquet"
     before = target.read_bytes()
 
-    def crash(table, where, **kwargs):
+    def crash(frame, table, where):
         Path(where).write_bytes(b"PAR1 half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(wh_module.pq, "write_table", crash)
+    monkeypatch.setattr(wh_module, "write_parquet", crash)
     with pytest.raises(OSError, match="disk full"):
         wh.write_partitioned("t", frame(["work_1", "work_2"], "new"), partition_by="split", sort_by=["transcript_id"])
     assert target.read_bytes() == before

@@ -8,22 +8,25 @@ sorted and partitioned, so the assets and the core cannot drift apart.
 How a large corpus stays in bounded memory
 ------------------------------------------
 The files are cut into batches of about ``batch_bytes`` of input (consecutive
-in path order), and no stage ever holds more than one batch per process:
+in path order), and no process ever holds more than one batch, or one
+warehouse file, at a time:
 
-1. *read* each batch: read, identify, repair; the repaired records are spilled
-   to a local scratch folder (Parquet), and only their keys (id, text hash,
-   source, position) come back;
-2. *deduplicate* across the whole input on those keys alone (no text): which
-   record is kept, which is a copy, which conflicts (:func:`duplicate_outcomes`,
-   the same rule as for one frame);
-3. *tables* per batch: apply those outcomes, split turns, validate, flag; the
-   rows are spilled per warehouse file (split and id bucket);
-4. *write*, in the calling process, one warehouse file at a time: each file's
-   rows from every batch are upserted into it (:func:`publish_table`).
+1. each batch is read, repaired, deduplicated, split, validated and flagged
+   (:func:`_batch_pass`); its rows are spilled to a local scratch folder as
+   Arrow IPC files, one file per warehouse file (split and id bucket), and only the
+   keys of its records (id, text hash, source, position) come back;
+2. an id found in more than one batch (rare: the same interview in two
+   exports) means those batches are done again with the duplicate outcome
+   computed over the whole input's keys (:func:`duplicate_outcomes`), so the
+   first copy in path order wins exactly as when the input is one frame;
+3. each table is written one warehouse file at a time: that file's rows from
+   every batch are upserted into it (:func:`publish_table`); the four tables
+   are written side by side.
 
-Steps 1 and 3 run in worker processes (``workers``) when there is more than one
-batch; a single batch (the 1,250-interview release is one) runs in-process.
-The result is the same table for any batch size or number of workers.
+Batches and tables go to worker processes (``workers``, spawned) when there is
+more than one batch; a single batch (the 1,250-interview release is one) runs
+in-process. The tables are the same for any batch size or number of workers
+(``etl_project_tests/test_core.py``).
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ import datetime as dt
 import os
 import shutil
 import tempfile
+import threading
 import time
-from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -75,9 +78,9 @@ TABLES: dict[str, dict] = {
 }
 BUCKETED_TABLES = ("transcripts", "turns", "theme_flags")
 
-DEFAULT_BATCH_BYTES = 32 * 2**20
+DEFAULT_BATCH_BYTES = 16 * 2**20
 _POSITION = "_pos"  # a record's place in path order across batches: batch number << 32 | row
-_SPILL_CODEC = "lz4"  # scratch files are read back once, soon: speed over size
+_SPILL = ".arrow"  # scratch files are Arrow IPC, uncompressed: read back once, soon, so speed over size
 
 
 @dataclass
@@ -85,6 +88,7 @@ class CoreRun:
     files_read: int = 0
     batches: int = 0
     workers: int = 1
+    batches_redone: int = 0  # batches done again because an id of theirs was in another batch too
     published: dict[str, Published] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per stage, summed over batches (work, not wall)
     wall_seconds: dict[str, float] = field(default_factory=dict)  # per pass, as the caller waits for it
@@ -111,7 +115,8 @@ def plan_batches(files: list[RawFile], batch_bytes: int) -> list[list[RawFile]]:
 
 
 def default_workers() -> int:
-    """``ETL_CORE_WORKERS`` if set, else the usable CPU count (at most 4: each worker holds a batch)."""
+    """Processes the core works on, the calling one included: ``ETL_CORE_WORKERS`` if set, else the
+    usable CPU count (at most 4: each process holds a batch in memory)."""
     configured = os.environ.get("ETL_CORE_WORKERS")
     if configured:
         return max(1, int(configured))
@@ -119,37 +124,48 @@ def default_workers() -> int:
     return max(1, min(usable, 4))
 
 
-# ------------------------------------------------------------------ the two per-batch passes
+# ------------------------------------------------------------------ one batch
 
 
-def _read_pass(
-    number: int, files: list[RawFile], rejects: list[dict], scratch: str, max_file_bytes: int, max_transcript_chars: int
-) -> tuple[pl.DataFrame, dict[str, float]]:
-    """Read, identify and repair one batch; spill it; return the keys of its good records."""
+@dataclass(frozen=True)
+class _Limits:
+    max_file_bytes: int
+    max_transcript_chars: int
+
+
+def _batch_pass(
+    number: int,
+    files: list[RawFile],
+    rejects: list[dict],
+    scratch: str,
+    now: dt.datetime,
+    limits: _Limits,
+    outcomes: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, dict[str, int], dict[str, float]]:
+    """Read, repair, deduplicate, split, validate and flag one batch; spill its rows per warehouse file.
+
+    Duplicates are resolved within the batch unless ``outcomes`` (of the whole
+    input) are given. Returns the keys of the batch's good records (for the
+    cross-batch check), rows per table and seconds per stage.
+    """
     clock = time.perf_counter()
-    records = identify(read_files(files, rejects, max_file_bytes=max_file_bytes), max_transcript_chars=max_transcript_chars)
-    read_s = time.perf_counter() - clock
+    records = identify(read_files(files, rejects, max_file_bytes=limits.max_file_bytes), max_transcript_chars=limits.max_transcript_chars)
+    seconds = {"read": time.perf_counter() - clock}
     clock = time.perf_counter()
-    records = repair(records).with_columns(
-        (pl.int_range(pl.len(), dtype=pl.Int64) + (number << 32)).alias(_POSITION)
-    )
-    records.write_parquet(Path(scratch) / f"records-{number:05d}.parquet", compression=_SPILL_CODEC)
+    records = repair(records).with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + (number << 32)).alias(_POSITION))
     keys = records.filter(pl.col("reject_reason").is_null()).select(_POSITION, *DUPLICATE_KEYS)
-    return keys, {"read": read_s, "repair": time.perf_counter() - clock}
-
-
-def _tables_pass(number: int, outcomes: pl.DataFrame, scratch: str, now: dt.datetime) -> tuple[dict[str, int], dict[str, float]]:
-    """Deduplicate (by the global outcomes), split, validate and flag one batch; spill rows per warehouse file."""
+    frame = apply_duplicate_outcomes(records, duplicate_outcomes(keys, position=_POSITION) if outcomes is None else outcomes, position=_POSITION)
+    del records
+    seconds["repair"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    spilled = Path(scratch) / f"records-{number:05d}.parquet"
-    frame = apply_duplicate_outcomes(pl.read_parquet(spilled), outcomes, position=_POSITION)
-    spilled.unlink()
     tables = build_tables(frame, ingested_at=now)
-    seconds = {"split_validate": time.perf_counter() - clock}
+    del frame
+    seconds["split_validate"] = time.perf_counter() - clock
     clock = time.perf_counter()
     flags = flag_themes(tables.turns)
     seconds["flag"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    _forget_batch(Path(scratch), number)
     rows = {}
     for table, rows_of in (("transcripts", tables.transcripts), ("turns", tables.turns), ("theme_flags", flags)):
         rows[table] = rows_of.height
@@ -157,13 +173,43 @@ def _tables_pass(number: int, outcomes: pl.DataFrame, scratch: str, now: dt.date
         for (split, bucket), part in keyed.group_by("split", BUCKET_COLUMN, maintain_order=True):
             folder = Path(scratch) / table / f"split={split}" / f"bucket={bucket}"
             folder.mkdir(parents=True, exist_ok=True)
-            part.drop(BUCKET_COLUMN).write_parquet(folder / f"batch-{number:05d}.parquet", compression=_SPILL_CODEC)
+            part.drop(BUCKET_COLUMN).write_ipc(folder / f"batch-{number:05d}{_SPILL}")
     rejected = quarantine_rows(tables.rejected, detected_at=now)
     rows["quarantine"] = rejected.height
     (Path(scratch) / "quarantine").mkdir(exist_ok=True)
-    rejected.write_parquet(Path(scratch) / "quarantine" / f"batch-{number:05d}.parquet")
+    rejected.write_ipc(Path(scratch) / "quarantine" / f"batch-{number:05d}{_SPILL}")
     seconds["spill"] = time.perf_counter() - clock
-    return rows, seconds
+    return keys, rows, seconds
+
+
+def _forget_batch(scratch: Path, number: int) -> None:
+    """Remove what an earlier pass over batch ``number`` spilled (before it is redone)."""
+    for path in scratch.glob(f"*/split=*/bucket=*/batch-{number:05d}{_SPILL}"):
+        path.unlink()
+    (scratch / "quarantine" / f"batch-{number:05d}{_SPILL}").unlink(missing_ok=True)
+
+
+def _publish_spilled(warehouse_root: str, table: str, scratch: str, batch_rows: int, seen: pl.DataFrame | None) -> Published:
+    """Upsert every spilled warehouse file of ``table``, one file at a time; one summary for the table."""
+    spec = TABLES[table]
+    warehouse = Warehouse(warehouse_root)
+    if table == "quarantine":
+        rejected = pl.concat([pl.read_ipc(p) for p in sorted((Path(scratch) / "quarantine").glob(f"*{_SPILL}"))])
+        done = publish_table(warehouse, table=table, batch=rejected.sort(spec["sort_by"], nulls_last=True), **spec, replaces=seen)
+        return Published(table, done.rows_in_batch, done.rows_in_touched_partitions, done.files, done.merged.head(20), done.rows_in_table)
+    parts: list[Published] = []
+    for bucket_dir in sorted((Path(scratch) / table).glob("split=*/bucket=*")):
+        frame = pl.concat([pl.read_ipc(p) for p in sorted(bucket_dir.glob(f"*{_SPILL}"))])
+        parts.append(publish_table(warehouse, table=table, batch=frame, **spec))
+        del frame
+    return Published(
+        table,
+        batch_rows,
+        sum(p.rows_in_touched_partitions for p in parts),
+        sorted(f for p in parts for f in p.files),
+        pl.concat([p.merged.head(20) for p in parts]) if parts else pl.DataFrame(),
+        parts[-1].rows_in_table if parts else warehouse.row_count(table),
+    )
 
 
 # ------------------------------------------------------------------ the core
@@ -194,14 +240,86 @@ def run_core(
     batches = plan_batches(files, batch_bytes) or [[]]
     run.files_read, run.batches = len(files), len(batches)
     run.workers = min(workers or default_workers(), len(batches))
-    scratch = Path(tempfile.mkdtemp(prefix="etl-core-", dir=scratch_dir or os.environ.get("ETL_SCRATCH_DIR")))
+    seen = pl.DataFrame({"source_file": sorted({f.relative for f in files} | {r["source_file"] for r in rejects})}, schema={"source_file": pl.String})
+    limits = _Limits(max_file_bytes, max_transcript_chars)
+    scratch = tempfile.mkdtemp(prefix="etl-core-", dir=scratch_dir or os.environ.get("ETL_SCRATCH_DIR"))
+    # the calling process works too: workers - 1 helper processes
+    pool = ProcessPoolExecutor(max_workers=run.workers - 1, mp_context=get_context("spawn")) if run.workers > 1 else None
     try:
-        rows = _batch_passes(run, batches, rejects, scratch, now, max_file_bytes, max_transcript_chars)
-        seen = pl.DataFrame({"source_file": sorted({f.relative for f in files} | {r["source_file"] for r in rejects})}, schema={"source_file": pl.String})
-        _publish(run, Warehouse(warehouse_root), scratch, rows, seen)
+        clock = time.perf_counter()
+        done = run_calls(pool, [(_batch_pass, n, batch, rejects if n == 0 else [], scratch, now, limits) for n, batch in enumerate(batches)])
+        keys, rows = [], {}
+        for n, (batch_keys, rows[n], seconds) in enumerate(done):
+            keys.append(batch_keys)
+            _add(run, seconds)
+        run.wall_seconds["batches"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        redo = _batches_sharing_ids(keys)
+        if redo:  # an id in several batches: redo those batches with the outcome over the whole input
+            outcomes = duplicate_outcomes(pl.concat(keys), position=_POSITION).with_columns((pl.col(_POSITION) // (1 << 32)).alias("_batch"))
+            calls = [
+                (_batch_pass, n, batches[n], rejects if n == 0 else [], scratch, now, limits, outcomes.filter(pl.col("_batch") == n).drop("_batch"))
+                for n in redo
+            ]
+            for n, (_, rows[n], seconds) in zip(redo, run_calls(pool, calls)):
+                _add(run, {f"redo_{stage}": s for stage, s in seconds.items()})
+        run.batches_redone = len(redo)
+        run.wall_seconds["cross_batch_duplicates"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        total = {table: sum(r[table] for r in rows.values()) for table in TABLES}
+        order = ("turns", "transcripts", "theme_flags", "quarantine")  # biggest first
+        calls = [(_publish_spilled, str(warehouse_root), t, scratch, total[t], seen if t == "quarantine" else None) for t in order]
+        published = dict(zip(order, run_calls(pool, calls)))
+        run.published = {table: published[table] for table in TABLES}
+        run.seconds["write"] = run.wall_seconds["write"] = time.perf_counter() - clock
     finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
         shutil.rmtree(scratch, ignore_errors=True)
     return run
+
+
+def run_calls(pool: ProcessPoolExecutor | None, calls: list[tuple]) -> list:
+    """Results of ``fn(*args)`` for each ``(fn, *args)`` in ``calls``, in order.
+
+    The calling process takes calls too, so ``pool`` holds one process fewer than
+    the work runs on; each process takes the next call when it is free. The
+    first exception is raised once every started call has ended.
+    """
+    if pool is None:
+        return [fn(*args) for fn, *args in calls]
+    pending = iter(enumerate(calls))
+    lock = threading.RLock()  # a callback of an already finished future runs at once, under the lock
+    futures: dict[int, Future] = {}
+    results: dict[int, object] = {}
+
+    def take():
+        with lock:
+            return next(pending, None)
+
+    def feed(_: Future | None = None) -> None:
+        with lock:
+            item = next(pending, None)
+            if item is not None:
+                i, (fn, *args) = item
+                futures[i] = pool.submit(fn, *args)
+                futures[i].add_done_callback(feed)
+
+    for _ in range(pool._max_workers):
+        feed()
+    try:
+        while (item := take()) is not None:
+            i, (fn, *args) = item
+            results[i] = fn(*args)
+    finally:
+        with lock:
+            started = list(futures.values())
+            for _ in pending:  # nothing more starts
+                pass
+        wait(started)
+    for i, future in futures.items():
+        results[i] = future.result()
+    return [results[i] for i in range(len(calls))]
 
 
 def _add(run: CoreRun, seconds: dict[str, float]) -> None:
@@ -209,93 +327,13 @@ def _add(run: CoreRun, seconds: dict[str, float]) -> None:
         run.seconds[stage] = run.seconds.get(stage, 0.0) + s
 
 
-def _batch_passes(
-    run: CoreRun,
-    batches: list[list[RawFile]],
-    rejects: list[dict],
-    scratch: Path,
-    now: dt.datetime,
-    max_file_bytes: int,
-    max_transcript_chars: int,
-) -> dict[str, int]:
-    """Passes 1-3 (read, deduplicate, tables), in worker processes when there are several; rows per table."""
-    started = time.perf_counter()
-    pool = ProcessPoolExecutor(max_workers=run.workers, mp_context=get_context("spawn")) if run.workers > 1 else None
-    submit = pool.submit if pool else _run_here
-    try:
-        read_jobs = [
-            submit(_read_pass, n, batch, rejects if n == 0 else [], str(scratch), max_file_bytes, max_transcript_chars)
-            for n, batch in enumerate(batches)
-        ]
-        keys = []
-        for job in read_jobs:
-            batch_keys, seconds = job.result()
-            keys.append(batch_keys)
-            _add(run, seconds)
-        run.wall_seconds["read_repair"] = time.perf_counter() - started
-        clock = time.perf_counter()
-        outcomes = duplicate_outcomes(pl.concat(keys), position=_POSITION)
-        batch_of = (pl.col(_POSITION) // (1 << 32)).alias("_batch")
-        per_batch = {n: part.drop("_batch") for (n,), part in outcomes.with_columns(batch_of).group_by("_batch")}
-        _add(run, {"deduplicate": time.perf_counter() - clock})
-        clock = time.perf_counter()
-        table_jobs = [submit(_tables_pass, n, per_batch.get(n, outcomes.clear()), str(scratch), now) for n in range(len(batches))]
-        rows: dict[str, int] = defaultdict(int)
-        for job in table_jobs:
-            batch_rows, seconds = job.result()
-            for table, count in batch_rows.items():
-                rows[table] += count
-            _add(run, seconds)
-        run.wall_seconds["tables"] = time.perf_counter() - clock
-    finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
-    return rows
-
-
-def _publish(run: CoreRun, warehouse: Warehouse, scratch: Path, rows: dict[str, int], seen: pl.DataFrame) -> None:
-    """Pass 4: upsert the spilled rows into the warehouse, one warehouse file at a time."""
-    clock = time.perf_counter()
-    for table in BUCKETED_TABLES:
-        run.published[table] = _publish_spilled(warehouse, table, scratch / table, rows[table])
-    rejected = pl.concat([pl.read_parquet(p) for p in sorted((scratch / "quarantine").glob("*.parquet"))])
-    rejected = rejected.sort(TABLES["quarantine"]["sort_by"], nulls_last=True)
-    run.published["quarantine"] = publish_table(warehouse, table="quarantine", batch=rejected, **TABLES["quarantine"], replaces=seen)
-    run.seconds["write"] = time.perf_counter() - clock
-    run.wall_seconds["write"] = run.seconds["write"]
-
-
-class _Done:
-    """A finished call, shaped like a future (the in-process path)."""
-
-    def __init__(self, value):
-        self._value = value
-
-    def result(self):
-        return self._value
-
-
-def _run_here(fn, *args) -> _Done:
-    return _Done(fn(*args))
-
-
-def _publish_spilled(warehouse: Warehouse, table: str, folder: Path, batch_rows: int) -> Published:
-    """Upsert every spilled warehouse file of ``table``, one file at a time; one summary for the table."""
-    spec = TABLES[table]
-    done: list[Published] = []
-    for bucket_dir in sorted(folder.glob("split=*/bucket=*")):
-        frame = pl.read_parquet(sorted(bucket_dir.glob("*.parquet")))
-        done.append(publish_table(warehouse, table=table, batch=frame, **spec))
-    files = sorted(f for p in done for f in p.files)
-    last = done[-1] if done else None
-    return Published(
-        table,
-        batch_rows,
-        sum(p.rows_in_touched_partitions for p in done),
-        files,
-        pl.concat([p.merged.head(20) for p in done]) if done else pl.DataFrame(),
-        last.rows_in_table if last else warehouse.row_count(table),
-    )
+def _batches_sharing_ids(keys: list[pl.DataFrame]) -> list[int]:
+    """Numbers of the batches holding a transcript id that another batch holds too."""
+    if len(keys) < 2:
+        return []
+    located = pl.concat(keys).select("transcript_id", (pl.col(_POSITION) // (1 << 32)).alias("_batch")).unique()
+    shared = located.filter(pl.len().over("transcript_id") > 1)
+    return sorted(shared.get_column("_batch").unique().to_list())
 
 
 def prune_missing(raw_root: Path, warehouse_root: Path) -> dict[str, int]:

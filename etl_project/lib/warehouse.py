@@ -87,6 +87,20 @@ def _plain_arrow_type(t: pa.DataType) -> pa.DataType:
     return t
 
 
+def write_parquet(frame: pl.DataFrame, table: str, where) -> None:
+    """``frame`` as one zstd Parquet file (a path or an output stream), one row group at a time.
+
+    Each row group is converted to Arrow on its own, so writing never holds a
+    second copy of the whole frame.
+    """
+    step = ROWS_PER_GROUP.get(table, 100_000)
+    first = to_arrow(frame.slice(0, step), table)
+    with pq.ParquetWriter(where, first.schema, compression="zstd") as writer:
+        writer.write_table(first, row_group_size=step)
+        for offset in range(step, frame.height, step):
+            writer.write_table(to_arrow(frame.slice(offset, step), table).cast(first.schema), row_group_size=step)
+
+
 def to_arrow(frame: pl.DataFrame, table: str) -> pa.Table:
     arrow = frame.to_arrow()
     schema = pa.schema([pa.field(f.name, _plain_arrow_type(f.type), f.nullable) for f in arrow.schema])
@@ -259,7 +273,12 @@ class Warehouse:
         if partition_by is None and frame.is_empty():  # an empty unpartitioned table is still a file readers can open
             return [self.replace_file_atomically(self._file(table, None, UNBUCKETED), frame.drop(BUCKET_COLUMN), table)]
         written = []
-        for values, part in frame.group_by(keys, maintain_order=True):
+        groups = frame.select(keys).unique(maintain_order=True)
+        if groups.height == 1:  # one file (the usual case: the core publishes file by file): no copy per group
+            parts = [(groups.row(0), frame)]
+        else:
+            parts = frame.group_by(keys, maintain_order=True)
+        for values, part in parts:
             partition, bucket = (values[0], values[1]) if partition_by else (None, values[0])
             target = self._file(table, partition, bucket, partition_by or "split")
             written.append(self.replace_file_atomically(target, part.drop(keys), table))
@@ -270,18 +289,13 @@ class Warehouse:
         if not self.is_local:
             # An S3 object becomes visible only when its upload completes.
             with self.fs.open_output_stream(str(target)) as out:
-                pq.write_table(to_arrow(frame, table), out, compression="zstd", row_group_size=ROWS_PER_GROUP.get(table, 100_000))
+                write_parquet(frame, table, out)
             return target
         staging = self.root / STAGING
         staging.mkdir(parents=True, exist_ok=True)
         tmp = staging / f"{table}-{os.getpid()}-{uuid.uuid4().hex}.parquet"
         try:
-            pq.write_table(
-                to_arrow(frame, table),
-                tmp,
-                compression="zstd",
-                row_group_size=ROWS_PER_GROUP.get(table, 100_000),
-            )
+            write_parquet(frame, table, tmp)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             target.parent.mkdir(parents=True, exist_ok=True)
