@@ -372,8 +372,9 @@ def ratios(summary: dict) -> dict:
         core, naive, floor = per.get("core"), per.get("naive"), per.get("floor")
         if core and naive:
             r["core_vs_naive_speed"] = core["mb_per_s"] / naive["mb_per_s"]
-            if "flag" in core.get("stages_s", {}):
-                no_flag = core["wall_s"] - core["stages_s"]["flag"]
+            if "flag" in core.get("stage_share", {}):
+                # stage seconds are work summed over the worker processes: take the flag stage's share of the wall
+                no_flag = core["wall_s"] * (1 - core["stage_share"]["flag"])
                 r["core_without_flag_vs_naive_speed"] = (core["input_bytes"] / 1e6 / no_flag) / naive["mb_per_s"] if no_flag > 0 else None
         if per.get("core_sub") and naive:
             r["core_vs_naive_speed_same_input"] = naive["wall_s"] / per["core_sub"]["wall_s"]
@@ -407,7 +408,7 @@ def verdicts(summary: dict, ratio: dict, sizes: list[int]) -> list[dict]:
     verdict(f"make run (etl-project run) on {int(small):,} < {TARGETS['make_run_small_max_s']:.0f} s", v, v is not None and v < TARGETS["make_run_small_max_s"], "s")
     v = shares.get("flag")
     verdict(f"theme flagging < 25% of core time at {int(big):,}", v, v is not None and v < TARGETS["stage_share_max"], "share")
-    v = sub_shares.get("pandera_validate")
+    v = (shares.get("validate", 0) + shares.get("write_validate", 0)) if "validate" in shares else sub_shares.get("pandera_validate")
     verdict(f"validation (pandera) < 25% of core time at {int(big):,}", v, v is not None and v < TARGETS["stage_share_max"], "share")
     return out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from dataclasses import dataclass
 
 import pandera.errors
@@ -205,8 +206,13 @@ def schema_failures(model: type, frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(schema={"transcript_id": pl.String, "reason": pl.String})
 
 
-def build_tables(frame: pl.DataFrame, *, ingested_at: dt.datetime) -> Tables:
-    """Split turns, count, validate against the contracts; failing transcripts are rejected."""
+def build_tables(frame: pl.DataFrame, *, ingested_at: dt.datetime, seconds: dict[str, float] | None = None) -> Tables:
+    """Split turns, count, validate against the contracts; failing transcripts are rejected.
+
+    ``seconds``, when given, receives the time spent splitting (``split``) and
+    validating with pandera (``validate``).
+    """
+    clock = time.perf_counter()
     ok = frame.filter(_OK)
     turns = split_turns(ok)
     counts = _turn_counts(turns)
@@ -221,9 +227,13 @@ def build_tables(frame: pl.DataFrame, *, ingested_at: dt.datetime) -> Tables:
     when = pl.lit(ingested_at).cast(pl.Datetime("us", "UTC"))
     candidates = records.filter(_OK).with_columns(when.alias("ingested_at")).select(list(TranscriptsModel.to_schema().columns))
     turns = turns.join(candidates.select("transcript_id"), on="transcript_id", how="semi")
+    split_s, clock = time.perf_counter() - clock, time.perf_counter()
     failed = pl.concat(
         [schema_failures(TranscriptsModel, candidates), schema_failures(TurnsModel, turns)], how="vertical"
     ).unique("transcript_id", keep="first", maintain_order=True)
+    if seconds is not None:
+        seconds["split"] = seconds.get("split", 0.0) + split_s
+        seconds["validate"] = seconds.get("validate", 0.0) + time.perf_counter() - clock
     if failed.height:
         records = records.join(failed, on="transcript_id", how="left").with_columns(
             reject(pl.col("reason").is_not_null(), pl.col("reason"))
