@@ -194,13 +194,21 @@ def decode_bytes(data: bytes) -> str:
         text = _decode_utf8_or_1252(data)
     if not text or text.isspace():
         raise UnreadableInput("empty file (no text, or whitespace only)")
+    if "\x00" in text:
+        raise UnreadableInput("binary data (control bytes), not text")
+    # A control character in the text needs a control byte in the data (UTF-8 and
+    # Windows-1252 keep them as they are; in UTF-16/32 each has a NUL byte), so data
+    # without one needs no look at the text.
+    if len(data.translate(None, _CONTROL_BYTE_VALUES)) == len(data):
+        return text
     head = text[:65536]
-    if "\x00" in text or (_CONTROL_BYTES.search(head) and len(_CONTROL_BYTES.findall(head)) > max(8, len(head) // 100)):
+    if len(_CONTROL_BYTES.findall(head)) > max(8, len(head) // 100):
         raise UnreadableInput("binary data (control bytes), not text")
     return text
 
 
 _CONTROL_BYTES = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+_CONTROL_BYTE_VALUES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20)])
 
 
 def _decode_utf8_or_1252(data: bytes) -> str:
@@ -363,7 +371,7 @@ def _require_columns(columns: Iterable[str], what: str) -> None:
 
 def _read_csv_file(f: RawFile, data: bytes, sha: str) -> list[dict]:
     text = decode_bytes(data)
-    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    header = text[:65536].lstrip("\ufeff").split("\n", 1)[0]
     separator = "\t" if "\t" in header and "," not in header else ","  # spreadsheet "Unicode text" exports
     try:
         frame = pl.read_csv(io.BytesIO(text.encode("utf-8")), infer_schema=False, truncate_ragged_lines=False, separator=separator)

@@ -680,6 +680,52 @@ def _literal_info(items) -> tuple[set[str] | None, set[str] | None]:
     return (run if whole else None), best
 
 
+def _literal_options(items) -> list[set[str]]:
+    """Every literal set one of which every match of a parsed sequence contains (each alone is a
+    sound prefilter): the literal runs and the options of each group, alternation (the unions of
+    one option per branch, at most ``_OPTION_LIMIT``) or repeated item (at least once)."""
+    C = _re_parser
+    cands: list[set[str]] = []
+    run: set[str] | None = {""}
+    for op, av in items:
+        exact, _ = _item_literals(op, av)
+        if op not in (C.LITERAL, C.IN):
+            cands.extend(_item_options(op, av))
+        if exact is not None and run is not None and len(run) * len(exact) <= _LITERAL_SET_LIMIT:
+            run = {a + b for a in run for b in exact}
+        else:
+            if run is not None:
+                cands.append(run)
+            run = set(exact) if exact is not None else None
+    if run is not None:
+        cands.append(run)
+    unique: list[set[str]] = []
+    for c in cands:
+        if c and "" not in c and c not in unique:
+            unique.append(c)
+    return unique
+
+
+def _item_options(op, av) -> list[set[str]]:
+    C = _re_parser
+    if op is C.SUBPATTERN:
+        return _literal_options(av[-1])
+    if op is C.BRANCH:
+        combos: list[set[str]] = [set()]
+        for branch in av[1]:
+            options = _literal_options(branch)
+            if not options:
+                return []
+            combos = [a | b for a in combos for b in options][:_OPTION_LIMIT]
+        return combos
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] >= 1:
+        return _literal_options(av[2])
+    return []
+
+
+_OPTION_LIMIT = 16
+
+
 # Words so frequent that a literal consisting of one of them selects almost every sentence
 # (a fixed list of common English words, not fitted to any data).
 _COMMON_WORDS = frozenset(
@@ -737,9 +783,11 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
     as a prefilter: a sentence without any of them cannot match.
     """
     _, required = _literal_info(_re_parser.parse(pattern))
-    if required is None:
-        return None
-    lits = sorted({s.lower() for s in required}, key=lambda s: (len(s), s))
+    return None if required is None else _reduced(required)
+
+
+def _reduced(literals) -> tuple[str, ...]:
+    lits = sorted({s.lower() for s in literals}, key=lambda s: (len(s), s))
     kept: list[str] = []
     for s in lits:  # a literal containing a shorter kept one adds nothing
         if not any(k in s for k in kept):
@@ -747,12 +795,28 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
     return tuple(sorted(kept))
 
 
+def literal_options(pattern: str) -> tuple[tuple[str, ...], ...]:
+    """Alternative prefilters for ``pattern``: literal sets one of which (any one) every match
+    contains. The first is :func:`required_literals`'s choice; empty if there is none."""
+    first = required_literals(pattern)
+    if first is None:
+        return ()
+    options = [first]
+    for option in _literal_options(_re_parser.parse(pattern)):
+        reduced = _reduced(option)
+        if reduced not in options:
+            options.append(reduced)
+    return tuple(options)
+
+
 @dataclass(frozen=True)
 class _FlagPlan:
-    literals: tuple[str, ...] | None  # None: every sentence is a candidate
-    positive: str
+    literals: tuple[str, ...] | None  # None: every sentence is a candidate (union over the alternatives)
+    positive: str  # all positive cues in one regex (used for quote windows)
     require: str | None
     negative: str | None
+    alternatives: tuple[str, ...] = ()  # each positive cue on its own (rewritten by ascii_regex)
+    alternative_literals: tuple[tuple[str, ...] | None, ...] = ()  # the prefilter literals of each
 
 
 @functools.lru_cache(maxsize=1)
@@ -760,27 +824,126 @@ def _plans() -> dict[str, _FlagPlan]:
     plans = {}
     for flag in THEME_FLAGS:
         cues = LEXICON[flag]
-        literals: list[str] | None = []
-        for alternative in cues.positive:
-            found = required_literals(alternative)
-            if found is None:
-                literals = None
-                break
-            literals.extend(found)
+        per_alternative = tuple(required_literals(alternative) for alternative in cues.positive)
+        literals = None if any(found is None for found in per_alternative) else tuple(sorted({x for found in per_alternative for x in found}))
         plans[flag] = _FlagPlan(
-            literals=None if literals is None else tuple(sorted(set(literals))),
+            literals=literals,
             positive=ascii_regex(_any(*cues.positive)),
             require=ascii_regex(_any(*cues.require)) if cues.require else None,
             negative=ascii_regex(_any(*cues.negative)) if cues.negative else None,
+            alternatives=tuple(ascii_regex(alternative) for alternative in cues.positive),
+            alternative_literals=per_alternative,
         )
     return plans
 
 
 @functools.lru_cache(maxsize=1)
-def _literal_table() -> tuple[list[str], pl.DataFrame]:
-    rows = [(lit, flag) for flag, plan in _plans().items() if plan.literals for lit in plan.literals]
-    table = pl.DataFrame(rows, schema={"literal": pl.String, "flag": pl.String}, orient="row")
-    return sorted({lit for lit, _ in rows}), table
+def _alternatives() -> tuple[tuple[int, str], ...]:
+    """Every positive cue of every flag as ``(flag index, regex)``; its position is its id."""
+    return tuple((i, pattern) for i, flag in enumerate(THEME_FLAGS) for pattern in _plans()[flag].alternatives)
+
+
+@functools.lru_cache(maxsize=1)
+def _options() -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """Per alternative (ids as in :func:`_alternatives`), its prefilter options (:func:`literal_options`);
+    ``()`` for an alternative without any (it runs on every sentence)."""
+    return tuple(literal_options(alternative) for flag in THEME_FLAGS for alternative in LEXICON[flag].positive)
+
+
+@functools.lru_cache(maxsize=1)
+def _option_literals() -> list[str]:
+    return sorted({lit for options in _options() for option in options for lit in option})
+
+
+_SAMPLE_SENTENCES = 20_000
+
+
+def _literal_table(norm: pl.Series | None = None) -> tuple[list[str], pl.DataFrame, tuple[int, ...]]:
+    """(the prefilter literals, ``lid -> aid`` rows, ids of the alternatives without literals).
+
+    ``lid`` is a literal's position in the returned list (its ``pl.Enum`` code), ``aid`` an
+    alternative's position in :func:`_alternatives`. Each alternative takes the option of
+    :func:`_options` whose literals occur least often in an evenly spaced sample of ``norm``
+    (the first option when ``norm`` is None or on ties). Any option gives the same hits; the
+    choice only decides how many candidate sentences the regexes see.
+    """
+    options = _options()
+    counts: dict[str, int] = {}
+    if norm is not None and norm.len():
+        step = max(1, norm.len() // _SAMPLE_SENTENCES)
+        sample = norm.gather_every(step)
+        found = sample.str.extract_many(_option_literals(), overlapping=True).explode().drop_nulls()
+        counts = dict(found.value_counts().iter_rows())
+    rows: list[tuple[str, int]] = []
+    unfiltered: list[int] = []
+    for aid, choices in enumerate(options):
+        if not choices:
+            unfiltered.append(aid)
+            continue
+        best = min(range(len(choices)), key=lambda i: (sum(counts.get(lit, 0) for lit in choices[i]), i))
+        rows.extend((lit, aid) for lit in choices[best])
+    literals = sorted({lit for lit, _ in rows})
+    code = {lit: i for i, lit in enumerate(literals)}
+    table = pl.DataFrame(
+        {"lid": [code[lit] for lit, _ in rows], "aid": [a for _, a in rows]}, schema={"lid": pl.UInt32, "aid": pl.UInt32}
+    )
+    return literals, table, tuple(unfiltered)
+
+
+# A sentence boundary, for the fast splitter: a terminator run at the start of a line that is
+# followed by a blank (or the end) and so can never start a sentence (dropped), the blank after a
+# terminator run (the run stays with its sentence), or a line break.
+_BOUNDARY = r"(?m)^[.!?]+(?:\s|$)|([.!?]+)\s|\n"
+_SEP = "\x00"
+
+
+def _sentence_lists(text: pl.Expr) -> pl.Expr:
+    """Each text's sentences (unstripped; may hold blank pieces), the same as ``SENTENCE_PATTERN``'s matches
+    once stripped and blank ones dropped. Texts holding a NUL character must not be passed."""
+    return text.str.replace_all(_BOUNDARY, "${1}" + _SEP).str.split(_SEP)
+
+
+_PARALLEL_ROWS = 20_000  # inputs at least this long are cut in two halves run on the thread pool side by side
+
+
+def _halves(n: int) -> list[tuple[int, int]]:
+    """``(offset, length)`` pieces of ``range(n)``: two halves for long inputs, else one piece."""
+    return [(0, n // 2), (n // 2, n - n // 2)] if n >= _PARALLEL_ROWS else [(0, n)]
+
+
+def _split_query(turns: pl.DataFrame) -> pl.LazyFrame:
+    text = pl.col("text").fill_null("")
+    if not turns.select(text.str.contains(_SEP, literal=True).any()).item():
+        lists = turns.lazy().select("transcript_id", "turn_index", _sentence_lists(text).alias("sentence"))
+    else:
+        numbered = turns.lazy().with_row_index("_row").with_columns(text.str.contains(_SEP, literal=True).alias("_nul"))
+        lists = pl.concat(
+            [
+                numbered.filter(~pl.col("_nul")).select("_row", "transcript_id", "turn_index", _sentence_lists(text).alias("sentence")),
+                numbered.filter(pl.col("_nul")).select("_row", "transcript_id", "turn_index", text.str.extract_all(SENTENCE_PATTERN).alias("sentence")),
+            ]
+        ).sort("_row").drop("_row")
+    return lists.explode("sentence").with_columns(pl.col("sentence").str.strip_chars()).filter(pl.col("sentence").str.len_bytes() > 0)
+
+
+def _split_turns(turns: pl.DataFrame) -> pl.DataFrame:
+    """``transcript_id, turn_index, sentence``: one row per non-blank sentence, in the order of ``turns``.
+
+    One replace (a boundary becomes a NUL) and a literal split instead of ``str.extract_all``; a turn
+    whose text holds a NUL already takes ``extract_all`` (identical results, see the tests).
+    """
+    pieces = [turns.slice(offset, length) for offset, length in _halves(turns.height)]
+    return pl.concat(pl.collect_all([_split_query(piece) for piece in pieces]))
+
+
+def _normalized(sentence: pl.Series) -> pl.Series:
+    """``normalize_for_matching`` of a column, computing the replacements only where a value is not ASCII."""
+    norm = sentence.str.to_lowercase()
+    wide = (sentence.str.len_bytes() != sentence.str.len_chars().cast(pl.UInt32)).arg_true()
+    if wide.len():
+        fixed = sentence.gather(wide).to_frame("s").select(normalize_for_matching(pl.col("s"))).to_series()
+        norm = norm.scatter(wide, fixed)
+    return norm.rename("norm")
 
 
 def participant_sentences(turns: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -789,47 +952,86 @@ def participant_sentences(turns: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     Columns: ``transcript_id, turn_index (Int32), sentence_index (Int32), sentence``.
     Sentences are stripped of surrounding blanks but otherwise verbatim.
     """
-    return (
+    ordered = (
         turns.lazy()
         .filter(pl.col("speaker") == "participant")
-        .select(
-            "transcript_id",
-            pl.col("turn_index").cast(pl.Int32),
-            pl.col("text").fill_null("").str.extract_all(SENTENCE_PATTERN).alias("sentence"),
-        )
-        .explode("sentence")
-        .with_columns(pl.col("sentence").str.strip_chars())
-        .filter(pl.col("sentence").str.len_chars() > 0)
-        .with_columns(pl.int_range(pl.len(), dtype=pl.Int32).over("transcript_id", "turn_index").alias("sentence_index"))
-        .sort("transcript_id", "turn_index", "sentence_index")
+        .select("transcript_id", pl.col("turn_index").cast(pl.Int32), "text")
+        .sort("transcript_id", "turn_index", maintain_order=True)
+        .collect()
     )
+    return (
+        _split_turns(ordered)
+        .lazy()
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int32).over("transcript_id", "turn_index").alias("sentence_index"))
+        .select("transcript_id", "turn_index", "sentence_index", "sentence")
+    )
+
+
+def _hits(norm: pl.Series) -> pl.DataFrame:
+    """``sid`` (row of ``norm``, UInt32) and ``flag`` (index into THEME_FLAGS, UInt32) of every hit, unordered.
+
+    1. One Aho-Corasick pass lists, per sentence, the prefilter literals it contains; each literal
+       maps to the positive cues (*alternatives*) that need it (:func:`_literal_table`).
+    2. Each alternative's regex runs only on its candidate sentences (a cue on its own keeps the
+       regex engine fast; one big alternation per flag made it fall off its DFA).
+    3. A flag's ``require`` and ``negative`` regexes run only on its positive sentences.
+
+    Independent pieces (the halves of the Aho-Corasick pass, the regexes) are lazy queries run
+    together by ``pl.collect_all``, so both cores work.
+    """
+    empty = pl.DataFrame(schema={"sid": pl.UInt32, "flag": pl.UInt32})
+    if norm.len() == 0:
+        return empty
+    literals, table, unfiltered = _literal_table(norm)
+    alternatives = _alternatives()
+    codes = pl.Enum(literals)
+
+    def candidates(offset: int, length: int) -> pl.LazyFrame:
+        return (
+            norm.slice(offset, length)
+            .to_frame("norm")
+            .lazy()
+            .with_row_index("sid", offset=offset)
+            .select("sid", pl.col("norm").str.extract_many(literals, overlapping=True).alias("lit"))
+            .explode("lit")
+            .drop_nulls("lit")
+            .select("sid", pl.col("lit").cast(codes).to_physical().alias("lid"))
+            .join(table.lazy(), on="lid")
+            .group_by("aid")
+            .agg(pl.col("sid").unique())
+        )
+
+    found = pl.concat(pl.collect_all([candidates(o, n) for o, n in _halves(norm.len())]))
+    found = found.group_by("aid").agg(pl.col("sid").explode())
+    every = pl.int_range(norm.len(), dtype=pl.UInt32, eager=True)
+    work = [(int(a), s) for a, s in zip(found.get_column("aid"), found.get_column("sid"))] + [(a, every) for a in unfiltered]
+    queries = [
+        pl.LazyFrame({"sid": sids, "norm": norm.gather(sids)})
+        .filter(pl.col("norm").str.contains(alternatives[aid][1]))
+        .select("sid", pl.lit(alternatives[aid][0], dtype=pl.UInt32).alias("flag"))
+        for aid, sids in work
+    ]
+    if not queries:
+        return empty
+    by_flag = pl.concat(pl.collect_all(queries)).group_by("flag").agg(pl.col("sid").unique())
+    plans = _plans()
+    queries = []
+    for flag, sids in zip(by_flag.get_column("flag"), by_flag.get_column("sid")):
+        plan = plans[THEME_FLAGS[flag]]
+        query = pl.LazyFrame({"sid": sids, "norm": norm.gather(sids)})
+        if plan.require:
+            query = query.filter(pl.col("norm").str.contains(plan.require))
+        if plan.negative:
+            query = query.filter(~pl.col("norm").str.contains(plan.negative))
+        queries.append(query.select("sid", pl.lit(flag, dtype=pl.UInt32).alias("flag")))
+    return pl.concat(pl.collect_all(queries)) if queries else empty
 
 
 def lexicon_hits(sentences: pl.DataFrame) -> pl.DataFrame:
-    """``(sid, flag)`` for every sentence (row number ``sid`` of ``sentences``) that hits a flag."""
-    literals, literal_flags = _literal_table()
-    frame = sentences.select(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("sid"),
-        normalize_for_matching(pl.col("sentence")).alias("norm"),
-    )
-    candidates = (
-        frame.select("sid", pl.col("norm").str.extract_many(literals, overlapping=True).alias("literal"))
-        .explode("literal")
-        .drop_nulls("literal")
-        .join(literal_flags, on="literal")
-        .select("sid", "flag")
-        .unique()
-    )
-    parts = []
-    for flag, plan in _plans().items():
-        pool = frame if plan.literals is None else frame.join(candidates.filter(pl.col("flag") == flag), on="sid", how="semi")
-        hit = pool.filter(pl.col("norm").str.contains(plan.positive))
-        if plan.require:
-            hit = hit.filter(pl.col("norm").str.contains(plan.require))
-        if plan.negative:
-            hit = hit.filter(~pl.col("norm").str.contains(plan.negative))
-        parts.append(hit.select("sid", pl.lit(flag, dtype=pl.String).alias("flag")))
-    return pl.concat(parts).sort("sid", "flag")
+    """``(sid, flag)`` for every sentence (row number ``sid`` of ``sentences``) that hits a flag, sorted."""
+    hits = _hits(_normalized(sentences.get_column("sentence")))
+    names = pl.Series(THEME_FLAGS, dtype=pl.String).gather(hits.get_column("flag"))
+    return pl.DataFrame({"sid": hits.get_column("sid"), "flag": names}).sort("sid", "flag")
 
 
 def sentence_hits(sentences: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
@@ -872,18 +1074,30 @@ def _quotes(first: pl.DataFrame) -> pl.DataFrame:
 
 
 def _evidence_rows(turns: pl.DataFrame) -> pl.DataFrame:
-    """``transcript_id, flag, turn_index, quote``: the first hit of every (transcript, flag) that has one."""
-    sentences = (
-        turns.lazy()
-        .filter(pl.col("speaker") == "participant")
-        .select("transcript_id", "turn_index", pl.col("text").fill_null("").str.extract_all(SENTENCE_PATTERN).alias("sentence"))
-        .explode("sentence")
-        .with_columns(pl.col("sentence").str.strip_chars())
-        .filter(pl.col("sentence").str.len_chars() > 0)
-        .collect()
-    )  # reading order: turns arrive sorted by (transcript_id, turn_index)
-    hits = lexicon_hits(sentences).join(sentences.with_row_index("sid"), on="sid").sort("sid")
-    first = hits.group_by("transcript_id", "flag", maintain_order=True).agg(pl.col("turn_index").first(), pl.col("sentence").first())
+    """``transcript_id, flag, turn_index, quote``: the first hit of every (transcript, flag) that has one.
+
+    ``turns``: participant turns sorted by (transcript_id, turn_index), so a sentence's row number
+    (``sid``) is its reading order and a flag's first hit in a transcript is its smallest ``sid``.
+    """
+    sentences = _split_turns(turns)
+    hits = _hits(_normalized(sentences.get_column("sentence")))
+    if hits.height == 0:
+        return pl.DataFrame(schema=_EVIDENCE_ROWS)
+    sid = hits.get_column("sid")
+    first = (
+        hits.with_columns(sentences.get_column("transcript_id").gather(sid).alias("transcript_id"))
+        .group_by("transcript_id", "flag")
+        .agg(pl.col("sid").min())
+    )
+    sid = first.get_column("sid")
+    first = pl.DataFrame(
+        {
+            "transcript_id": first.get_column("transcript_id"),
+            "flag": pl.Series(THEME_FLAGS, dtype=pl.String).gather(first.get_column("flag")),
+            "turn_index": sentences.get_column("turn_index").gather(sid),
+            "sentence": sentences.get_column("sentence").gather(sid),
+        }
+    )
     return _quotes(first).select(pl.col("transcript_id"), pl.col("flag"), pl.col("turn_index").cast(pl.Int32), pl.col("quote"))
 
 
@@ -902,12 +1116,12 @@ def flag_themes(turns: pl.DataFrame) -> pl.DataFrame:
         .collect()
     )
     transcripts = turns.group_by("transcript_id", maintain_order=True).agg(pl.col("split").first())
+    participant = turns.filter(pl.col("speaker") == "participant").select("transcript_id", "turn_index", "text")
     parts = [pl.DataFrame(schema=_EVIDENCE_ROWS)]
-    chunk = pl.int_range(pl.len(), dtype=pl.Int64) // CHUNK_TRANSCRIPTS
-    bounds = transcripts.select("transcript_id", chunk.alias("_chunk"))
-    for n in range(int(bounds.get_column("_chunk").max() or 0) + 1 if bounds.height else 0):
-        ids = bounds.filter(pl.col("_chunk") == n).get_column("transcript_id")
-        parts.append(_evidence_rows(turns.filter(pl.col("transcript_id").is_between(pl.lit(ids.first()), pl.lit(ids.last())))))
+    ids = transcripts.get_column("transcript_id")
+    for start in range(0, ids.len(), CHUNK_TRANSCRIPTS):
+        chunk = ids.slice(start, CHUNK_TRANSCRIPTS)
+        parts.append(_evidence_rows(participant.filter(pl.col("transcript_id").is_between(pl.lit(chunk.first()), pl.lit(chunk.last())))))
     order = pl.DataFrame({"flag": list(THEME_FLAGS), "_order": list(range(len(THEME_FLAGS)))})
     per_transcript = (
         pl.concat(parts)
