@@ -855,7 +855,7 @@ def _option_literals() -> list[str]:
     return sorted({lit for options in _options() for option in options for lit in option})
 
 
-_SAMPLE_SENTENCES = 20_000
+_SAMPLE_SENTENCES = 10_000
 
 
 def _literal_table(norm: pl.Series | None = None) -> tuple[list[str], pl.DataFrame, tuple[int, ...]]:
@@ -923,27 +923,39 @@ def _split_query(turns: pl.DataFrame) -> pl.LazyFrame:
                 numbered.filter(pl.col("_nul")).select("_row", "transcript_id", "turn_index", text.str.extract_all(SENTENCE_PATTERN).alias("sentence")),
             ]
         ).sort("_row").drop("_row")
-    return lists.explode("sentence").with_columns(pl.col("sentence").str.strip_chars()).filter(pl.col("sentence").str.len_bytes() > 0)
+    return (
+        lists.explode("sentence")
+        .with_columns(pl.col("sentence").str.strip_chars())
+        .filter(pl.col("sentence").str.len_bytes() > 0)
+        .with_columns(pl.col("sentence").str.to_lowercase().alias("norm"))
+    )
 
 
 def _split_turns(turns: pl.DataFrame) -> pl.DataFrame:
-    """``transcript_id, turn_index, sentence``: one row per non-blank sentence, in the order of ``turns``.
+    """``transcript_id, turn_index, sentence, norm``: one row per non-blank sentence, in the order of
+    ``turns``; ``norm`` is ``normalize_for_matching(sentence)``.
 
     One replace (a boundary becomes a NUL) and a literal split instead of ``str.extract_all``; a turn
     whose text holds a NUL already takes ``extract_all`` (identical results, see the tests).
     """
     pieces = [turns.slice(offset, length) for offset, length in _halves(turns.height)]
-    return pl.concat(pl.collect_all([_split_query(piece) for piece in pieces]))
+    sentences = pl.concat(pl.collect_all([_split_query(piece) for piece in pieces]))
+    return sentences.with_columns(_fix_wide(sentences.get_column("sentence"), sentences.get_column("norm")))
+
+
+def _fix_wide(sentence: pl.Series, lowered: pl.Series) -> pl.Series:
+    """``lowered`` (the lowercased ``sentence``) with the values whose sentence is not ASCII replaced by
+    ``normalize_for_matching`` of it: the replacements run only there."""
+    wide = (sentence.str.len_bytes() != sentence.str.len_chars().cast(pl.UInt32)).arg_true()
+    if wide.len():
+        fixed = sentence.gather(wide).to_frame("s").select(normalize_for_matching(pl.col("s"))).to_series()
+        lowered = lowered.scatter(wide, fixed)
+    return lowered.rename("norm")
 
 
 def _normalized(sentence: pl.Series) -> pl.Series:
     """``normalize_for_matching`` of a column, computing the replacements only where a value is not ASCII."""
-    norm = sentence.str.to_lowercase()
-    wide = (sentence.str.len_bytes() != sentence.str.len_chars().cast(pl.UInt32)).arg_true()
-    if wide.len():
-        fixed = sentence.gather(wide).to_frame("s").select(normalize_for_matching(pl.col("s"))).to_series()
-        norm = norm.scatter(wide, fixed)
-    return norm.rename("norm")
+    return _fix_wide(sentence, sentence.str.to_lowercase())
 
 
 def participant_sentences(turns: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -961,6 +973,7 @@ def participant_sentences(turns: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     )
     return (
         _split_turns(ordered)
+        .drop("norm")
         .lazy()
         .with_columns(pl.int_range(pl.len(), dtype=pl.Int32).over("transcript_id", "turn_index").alias("sentence_index"))
         .select("transcript_id", "turn_index", "sentence_index", "sentence")
@@ -1080,7 +1093,7 @@ def _evidence_rows(turns: pl.DataFrame) -> pl.DataFrame:
     (``sid``) is its reading order and a flag's first hit in a transcript is its smallest ``sid``.
     """
     sentences = _split_turns(turns)
-    hits = _hits(_normalized(sentences.get_column("sentence")))
+    hits = _hits(sentences.get_column("norm"))
     if hits.height == 0:
         return pl.DataFrame(schema=_EVIDENCE_ROWS)
     sid = hits.get_column("sid")

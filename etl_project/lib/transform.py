@@ -136,7 +136,6 @@ def apply_duplicate_outcomes(frame: pl.DataFrame, outcomes: pl.DataFrame, *, pos
         frame.join(outcomes.rename({"reject_reason": "_dup_reason"}), on=position, how="left", maintain_order="left")
         .filter(~pl.col("_copy").fill_null(False))
         .with_columns(pl.coalesce("reject_reason", "_dup_reason").alias("reject_reason"))
-        .sort(position)
         .drop(position, "_dup_reason", "_copy")
     )
 
