@@ -82,18 +82,7 @@ def trial(raw: Path, workers: int, batches: int, root: Path, *, pool: bool = Tru
             if not runs:
                 continue
             run = runs[0]
-            facts: dict[str, dict] = {}
-            for record in instance.all_logs(run.run_id):
-                event = record.dagster_event
-                if event is None or event.step_key is None:
-                    continue
-                step = facts.setdefault(event.step_key, {})
-                if event.event_type == dg.DagsterEventType.ENGINE_EVENT and "Celery worker" in (event.engine_event_data.metadata or {}):
-                    step["worker"] = event.engine_event_data.metadata["Celery worker"].value
-                elif event.event_type == dg.DagsterEventType.STEP_START:
-                    step["start"] = record.timestamp
-                elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-                    step["end"] = record.timestamp
+            facts = cs.step_facts(instance, run.run_id)
             for name, step in facts.items():
                 if "start" in step and "end" in step:
                     steps += 1

@@ -35,6 +35,41 @@ PG_PASSWORD = "dagster"
 PG_DB = "dagster"
 
 
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """``os.environ`` with ``values`` set, restored as it was afterwards (also on error)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def step_facts(instance, run_id: str) -> dict[str, dict]:
+    """Per step of a run: the Celery worker that ran it, when it started and ended, and how it ended."""
+    import dagster as dg
+
+    facts: dict[str, dict] = {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        step = facts.setdefault(event.step_key, {})
+        if event.event_type == dg.DagsterEventType.ENGINE_EVENT and "Celery worker" in (event.engine_event_data.metadata or {}):
+            step["worker"] = event.engine_event_data.metadata["Celery worker"].value
+        elif event.event_type == dg.DagsterEventType.STEP_START:
+            step["start"] = record.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            step["end"] = record.timestamp
+            step["outcome"] = event.event_type
+    return facts
+
+
 class Unavailable(RuntimeError):
     """A service this needs is not installed and could not be installed or started."""
 
@@ -179,17 +214,9 @@ class Services:
         """The Postgres-backed Dagster instance (the cluster dagster.yaml), from this process."""
         import dagster as dg
 
-        saved = {k: os.environ.get(k) for k in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB")}
-        os.environ.update(DAGSTER_PG_HOST="127.0.0.1", DAGSTER_PG_PORT=str(self.pg_port), DAGSTER_PG_USERNAME=PG_USER,
-                          DAGSTER_PG_PASSWORD=PG_PASSWORD, DAGSTER_PG_DB=PG_DB)
-        try:
+        with environment(DAGSTER_PG_HOST="127.0.0.1", DAGSTER_PG_PORT=str(self.pg_port), DAGSTER_PG_USERNAME=PG_USER,
+                         DAGSTER_PG_PASSWORD=PG_PASSWORD, DAGSTER_PG_DB=PG_DB):
             return dg.DagsterInstance.from_config(str(self.dagster_home))
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
     def start(self, cmd: list[str], *, env: Mapping[str, str] | None = None, log: Path, **options) -> subprocess.Popen:
         handle = open(log, "ab")

@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from etl_project_tests import cluster_services as cs
 from etl_project_tests.conftest import SAMPLE_RAW, materialize_all
 
 TABLES = ("transcripts", "turns", "theme_flags", "quarantine")
@@ -100,7 +101,6 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    from etl_project_tests import cluster_services as cs
 
     root = tmp_path_factory.mktemp("cluster")
     raw = root / "raw"
@@ -108,26 +108,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     faults = root / "faults"
     faults.mkdir()
     (faults / "etl_fault_injection.py").write_text(FAULT_MODULE)
-    saved = {k: os.environ.get(k) for k in AWS_VARIABLES}
     try:
         with cs.cluster_services(root / "services") as services:
             warehouse = f"s3://{services.bucket}/warehouse"
             fault_file = root / "fault-armed"
             env = services.env(warehouse, raw, ETL_TEST_FAULT_FILE=str(fault_file))
-            os.environ.update({k: env[k] for k in AWS_VARIABLES})  # this process reads the warehouse too
             worker_env = {**env, "PYTHONPATH": os.pathsep.join(p for p in (str(faults), env.get("PYTHONPATH", "")) if p)}
             for name in WORKERS:
                 cs.start_worker(services, worker_env, name, includes=("etl_fault_injection",))
             hostnames = {f"{name}@{os.uname().nodename}" for name in WORKERS}
-            yield Cluster(services, env, raw, warehouse, fault_file, hostnames)
+            with cs.environment(**{k: env[k] for k in AWS_VARIABLES}):  # this process reads the warehouse too
+                yield Cluster(services, env, raw, warehouse, fault_file, hostnames)
     except cs.Unavailable as exc:
         pytest.skip(f"cluster services unavailable: {exc}")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # ------------------------------------------------------------------ helpers
@@ -151,26 +144,6 @@ def runs_of(instance, partition: str) -> list:
     import dagster as dg
 
     return list(instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": partition})))
-
-
-def step_facts(instance, run_id: str) -> dict[str, dict]:
-    """Per step: the Celery worker that ran it, when it started and ended, and how it ended."""
-    import dagster as dg
-
-    facts: dict[str, dict] = {}
-    for record in instance.all_logs(run_id):
-        event = record.dagster_event
-        if event is None or event.step_key is None:
-            continue
-        step = facts.setdefault(event.step_key, {})
-        if event.event_type == dg.DagsterEventType.ENGINE_EVENT and "Celery worker" in (event.engine_event_data.metadata or {}):
-            step["worker"] = event.engine_event_data.metadata["Celery worker"].value
-        elif event.event_type == dg.DagsterEventType.STEP_START:
-            step["start"] = record.timestamp
-        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            step["end"] = record.timestamp
-            step["outcome"] = event.event_type
-    return facts
 
 
 def tables(root: str | Path, ids: set[str] | None = None) -> dict[str, pl.DataFrame | None]:
@@ -279,7 +252,7 @@ def test_two_batches_at_once_on_two_celery_workers_equal_a_local_run(cluster: Cl
         facts = {}
         for key in (batch_a, batch_b):
             [run] = runs_of(instance, key)
-            facts[key] = step_facts(instance, run.run_id)
+            facts[key] = cs.step_facts(instance, run.run_id)
         # every step of both runs ran in a Celery worker, and both workers had work
         workers = {step["worker"] for run in facts.values() for step in run.values()}
         assert all("worker" in step for run in facts.values() for step in run.values()), facts
@@ -327,7 +300,7 @@ def test_a_step_failing_after_its_write_then_retried_leaves_no_duplicates(cluste
     instance = cluster.services.instance()
     try:
         [failed] = runs_of(instance, batch)
-        facts = step_facts(instance, failed.run_id)
+        facts = cs.step_facts(instance, failed.run_id)
         assert facts["turns"]["outcome"].value == "STEP_FAILURE", facts
     finally:
         instance.dispose()
@@ -338,7 +311,7 @@ def test_a_step_failing_after_its_write_then_retried_leaves_no_duplicates(cluste
     try:
         retry = next(r for r in runs_of(instance, batch) if r.run_id != failed.run_id)
         assert retry.parent_run_id == failed.run_id
-        facts = step_facts(instance, retry.run_id)
+        facts = cs.step_facts(instance, retry.run_id)
         assert "turns" in facts and "raw_transcripts" not in facts, sorted(facts)  # from failure: earlier steps not re-run
         assert {step["worker"] for step in facts.values()} <= cluster.hostnames
     finally:
