@@ -331,3 +331,83 @@ def test_chunking_does_not_change_the_output(monkeypatch):
     whole = flag_themes(turns)
     monkeypatch.setattr(themes, "CHUNK_TRANSCRIPTS", 5)
     assert flag_themes(turns).equals(whole)
+
+
+# --------------------------------------------------------------------------- #
+# v1.1 fast path: sentence splitter, prefilter options, literal choice
+# --------------------------------------------------------------------------- #
+def _reference_split(texts: list[str]) -> pl.DataFrame:
+    frame = pl.DataFrame({"transcript_id": [f"t{i}" for i in range(len(texts))], "turn_index": list(range(len(texts))), "text": texts})
+    return (
+        frame.lazy()
+        .select("transcript_id", "turn_index", pl.col("text").str.extract_all(themes.SENTENCE_PATTERN).alias("sentence"))
+        .explode("sentence")
+        .with_columns(pl.col("sentence").str.strip_chars())
+        .filter(pl.col("sentence").str.len_chars() > 0)
+        .collect()
+    )
+
+
+def _fast_split(texts: list[str]) -> pl.DataFrame:
+    frame = pl.DataFrame({"transcript_id": [f"t{i}" for i in range(len(texts))], "turn_index": list(range(len(texts))), "text": texts})
+    return themes._split_turns(frame).select("transcript_id", "turn_index", "sentence")
+
+
+EDGE_TEXTS = [
+    "Hi. . . there", "a.b. c", "\n... x", "...", " ... x", "a.\r\nb", "\r... x", "x\n..\n..\ny", "a. \n... b", ".a",
+    "a.\u00a0b", "e.g.\u2014the", "a?!  b\n\n c", "", "\n", "  ", "end...", "ok.\t\tfine", "a\u2028b. c", "a.\u2028b",
+    "..\u2028x", "a \n . b", "has a \x00 NUL. Yes.", "Two. Sentences! And? More",
+]
+
+
+def test_fast_splitter_matches_sentence_pattern_on_edge_cases():
+    assert _fast_split(EDGE_TEXTS).equals(_reference_split(EDGE_TEXTS))
+
+
+def test_fast_splitter_matches_sentence_pattern_on_random_texts():
+    import random
+
+    rng = random.Random(0)
+    alphabet = list("ab .!?.\n\r\t") + ["\u00a0", "\u2014", "’", "\u2028", " . ", "...", "?!", "\x00"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    assert _fast_split(texts).equals(_reference_split(texts))
+
+
+def test_fast_splitter_matches_sentence_pattern_on_the_sample():
+    from etl_project.lib.theme_eval import pipeline_turns
+
+    turns = pipeline_turns(SAMPLE_RAW).filter(pl.col("speaker") == "participant")
+    texts = turns.get_column("text").fill_null("").to_list()
+    assert _fast_split(texts).equals(_reference_split(texts))
+
+
+def test_every_prefilter_option_keeps_every_match(sample_sentences):
+    """Each alternative may take any of its literal options; every one must hold on every match."""
+    norm = themes._normalized(sample_sentences.get_column("sentence"))
+    patterns = [p for _, p in themes._alternatives()]
+    assert len(patterns) == len(themes._options())
+    for pattern, options in zip(patterns, themes._options()):
+        assert options, pattern
+        matched = norm.filter(norm.str.contains(pattern))
+        for option in options:
+            assert matched.str.contains_any(list(option)).all(), (pattern[:60], option[:5])
+
+
+def test_literal_choice_does_not_change_the_hits(sample_sentences, monkeypatch):
+    norm = themes._normalized(sample_sentences.get_column("sentence"))
+    adaptive = themes._hits(norm).sort("sid", "flag")
+    static = themes._literal_table(None)
+    monkeypatch.setattr(themes, "_literal_table", lambda _norm=None: static)
+    assert themes._hits(norm).sort("sid", "flag").equals(adaptive)
+
+
+def test_parallel_halves_do_not_change_the_output(monkeypatch):
+    turns = make_turns(
+        {
+            f"t{i:02d}": [("interviewer", QUESTION), ("participant", "It saves me hours. I always double check what it gives me." if i % 2 else "I teach maths.")]
+            for i in range(30)
+        }
+    )
+    whole = flag_themes(turns)
+    monkeypatch.setattr(themes, "_PARALLEL_ROWS", 2)
+    assert flag_themes(turns).equals(whole)

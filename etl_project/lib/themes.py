@@ -7,8 +7,8 @@ speed, what else was tried and what is weak: ``docs/THEMES.md`` (``make eval-the
 Method
 ------
 1. Only ``speaker == "participant"`` turns are used; interviewer turns never count.
-2. Each participant turn is split into sentences with one vectorised regex
-   (``str.extract_all``) and exploded, so every cue is judged inside one sentence.
+2. Each participant turn is split into sentences (``SENTENCE_PATTERN``'s matches, stripped;
+   computed by a faster equivalent, see below), so every cue is judged inside one sentence.
 3. Each flag has a small lexicon (:data:`LEXICON`) of case-insensitive regexes:
 
    * ``positive`` -- phrasings that express the theme; one must match;
@@ -32,12 +32,24 @@ character positions stay those of the original), then lowercased. The cues are
 rewritten for that copy by :func:`ascii_regex` (ASCII ``\\b``/``\\w``/``\\s``, classes
 intersected with ASCII, no case folding), which keeps Rust's regex engine on its fast
 DFA: Unicode ``\\b`` on a sentence holding a single curly quote made it fall back to a
-much slower engine. Then one Aho-Corasick pass (``str.extract_many``) looks for the
-literals that every match of a flag's positive cues must contain
-(:func:`required_literals`, derived from each cue's syntax tree), so each flag's
-regexes only run on the sentences that could match; vetoes and context run only on
-positive hits. Transcripts are processed in chunks of :data:`CHUNK_TRANSCRIPTS` to
-bound memory. No Python code runs per row, turn or transcript.
+much slower engine.
+
+* Sentences are cut by one ``str.replace_all`` (a boundary becomes a NUL) and a literal
+  ``str.split`` instead of ``str.extract_all(SENTENCE_PATTERN)`` (same sentences; the tests
+  compare both on edge cases, random strings and the sample). Lowercasing is the whole
+  normalisation for ASCII sentences; the replacements run only on the others.
+* Each positive cue (an *alternative*) is matched on its own, not as one alternation per
+  flag (a big alternation made the regex engine fall off its DFA), and only on candidate
+  sentences: one Aho-Corasick pass (``str.extract_many``) lists the literals each sentence
+  contains, and an alternative's candidates are the sentences holding one of *its*
+  literals. An alternative has several sound literal sets (:func:`literal_options`, from
+  the cue's syntax tree); the one whose literals are rarest in an evenly spaced sample of
+  the input is used (query planning only: any choice gives the same hits).
+* ``require`` and ``negative`` regexes run only on a flag's positive sentences.
+* Independent work (two halves of the input, the per-alternative regexes) runs as lazy
+  queries together in ``pl.collect_all`` so both cores work; transcripts are processed in
+  chunks of :data:`CHUNK_TRANSCRIPTS` to bound memory. No Python code runs per row, turn or
+  transcript (loops are over the 224 alternatives and 14 flags).
 
 Matching the normalised copy differs from v1 only where v1 missed a cue written
 with a straight apostrophe against a curly one in the text (``can’t``) and where a
@@ -60,7 +72,7 @@ import polars as pl
 
 METHOD = "lexicon"
 METHOD_VERSION = "lexicon-v1.1"
-CHUNK_TRANSCRIPTS = 10_000
+CHUNK_TRANSCRIPTS = 25_000
 
 THEME_FLAGS: tuple[str, ...] = (
     "job_threat_worry",
