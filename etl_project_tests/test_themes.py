@@ -109,6 +109,12 @@ DENIALS: list[tuple[str, str]] = [
     ("verifies_output", "I wish I had time to double check everything."),
     ("oversight_role_future", "I don't see myself managing AI agents in the future."),
     ("keeps_tasks_human", "It kept failing, so in the end it was easier to just do it myself."),
+    # v1.2
+    ("delegates_whole_tasks", "Lots of people use AI to draft whole reports."),
+    ("delegates_whole_tasks", "It would be easy to have AI write the whole thing, but I do it myself."),
+    ("quality_improvement", "I teach grammar points to adult learners."),
+    ("quality_improvement", "I test the code to catch errors before release."),
+    ("verifies_output", "I like to test its capabilities now and then."),
 ]
 
 
@@ -411,3 +417,19 @@ def test_parallel_halves_do_not_change_the_output(monkeypatch):
     whole = flag_themes(turns)
     monkeypatch.setattr(themes, "_PARALLEL_ROWS", 2)
     assert flag_themes(turns).equals(whole)
+
+
+V12_POSITIVES: list[tuple[str, str]] = [
+    ("oversight_role_future", "I want to develop strong skills of guiding AI agents towards good results."),
+    ("oversight_role_future", "I will at some point switch to using coding agents more."),
+    ("quality_improvement", "It found a ton of things that I didn't catch."),
+    ("quality_improvement", "I ask it to check my spelling and grammar before I send anything."),
+    ("verifies_output", "It gives me a draft and I still have to tweak it."),
+]
+
+
+@pytest.mark.parametrize(("flag", "sentence"), V12_POSITIVES, ids=[f"{f}:{s[:30]}" for f, s in V12_POSITIVES])
+def test_v12_cues(flag, sentence):
+    row = flags_for(sentence)
+    assert row[flag] is True
+    assert {e["flag"]: e["quote"] for e in row["evidence"]}[flag] == sentence

@@ -24,8 +24,20 @@ Method
    (the sentence, or a <=300 character window around the matched words when the
    sentence is longer).
 
-How it is made fast (v1.1; the rules are v1's, unchanged)
----------------------------------------------------------
+Versions
+--------
+v1.1: v1's rules with a faster matcher (same output but for the normalisation noted below).
+v1.2: a faster engine (below; with v1.1's rules it gives v1.1's output exactly) and revised
+cues for four weak flags, from the TAXONOMY definitions and coding rules:
+``quality_improvement`` (bare ``grammar``/``wording``/``enhanc...``/``impressed`` need a
+correction or an object; "catches things I miss"; gains from doing it oneself and errors
+found while testing are vetoed), ``delegates_whole_tasks`` (others' use, hypotheticals and
+checking "independently" vetoed), ``verifies_output`` (tweaking/making changes to what it
+gives; testing the tool itself vetoed), ``oversight_role_future`` (wanting or considering
+such work counts as the future framing; running agents). Figures: ``docs/THEMES.md``.
+
+How it is made fast
+-------------------
 The cues are matched against a *normalised copy* of each sentence: curly apostrophes
 and quotes straightened, every other non-ASCII character blanked (one for one, so
 character positions stay those of the original), then lowercased. The cues are
@@ -71,7 +83,7 @@ from dataclasses import dataclass
 import polars as pl
 
 METHOD = "lexicon"
-METHOD_VERSION = "lexicon-v1.1"
+METHOD_VERSION = "lexicon-v1.2"
 CHUNK_TRANSCRIPTS = 25_000
 
 THEME_FLAGS: tuple[str, ...] = (
@@ -358,8 +370,15 @@ LEXICON: dict[str, Cues] = {
         negative=(
             WISH,
             rf"(?:{NOT}|\brather than\b|\binstead of\b|\bwithout\b) {_gap(3)}(?:delegat\w*|hand\w* (?:\w+ )?(?:off|over)|let (?:it|ai)|have (?:it|ai) (?:write|do)|the whole|entire|complete tasks?|independently|on its own|automat\w*)",
-            rf"\b(?:never|not|don{APOS}t|wouldn{APOS}t|won{APOS}t) {_gap(2)}(?:use|let|have|ask) (?:it|ai|the ai|chat ?gpt|claude) {_gap(1)}(?:to )?(?:write|draft|generate|create|do)\b",
+            rf"\b(?:never|not|don{APOS}t|wouldn{APOS}t|won{APOS}t) {_gap(3)}(?:use|let|have|ask) (?:it|ai|the ai|chat ?gpt|claude) {_gap(1)}(?:to )?(?:write|draft|generate|create|do)\b",
             r"\bwork(?:s|ed|ing)? (?:on its own|independently)\b.{0,30}\b(?:students|team|colleagues)\b",
+            # someone else delegating (reported use, not the participant's experience)
+            rf"\b(?:other )?(?:people|others|lawyers|students|colleagues|co-?workers|someone|somebody|everyone|kids|clients)\b (?:who )?{_gap(2)}(?:use|uses|using|used|would|hand|let|have|get)\b",
+            # hypotheticals and declined options
+            rf"\b(?:it|that) would (?:be|help)\b|\bi could (?:just )?(?:ask|have|get|use|let)\b|\b(?:interested in|thinking about|considering) (?:using|having|letting)\b",
+            # checking independently of the AI
+            rf"\b(?:confirm|check|verify|look\w* up|compare)\w* {_gap(4)}independently\b|\bindependently of\b",
+            r"\b(?:myself|by hand)\b",
         ),
     ),
     "verifies_output": Cues(
@@ -382,9 +401,15 @@ LEXICON: dict[str, Cues] = {
             r"\bwith a (?:grain|pinch) of salt\b",
             r"\b(?:compile|compiles|compiled|recompile)\b",
             rf"\bsee (?:if|whether) {_gap(3)}(?:works?|correct|accurate|right|makes sense)\b",
+            # editing what it gives (TAXONOMY: "edits AI output before relying on it")
+            r"\b(?:tweak|tweaks|tweaking|tweaked|tinker\w*)\b",
+            r"\b(?:make|makes|making|made) (?:some |a few |any |small |minor |my own |the )?(?:changes|edits|adjustments|tweaks|corrections)\b",
         ),
         negative=(
             WISH,
+            # testing the tool itself, or someone else editing
+            rf"\btest\w* (?:its|it{APOS}s|the ai{APOS}?s?|the tool{APOS}?s?) (?:capabilit|limit|abilit)\w*",
+            r"\bsomeone else\b",
             rf"\b(?:don{APOS}t|do not|didn{APOS}t|never|rarely|not|no need to|don{APOS}t need to|without) {_gap(1)}(?:check|verify|review|double[- ]check|proofread|edit|test)\w*\b",
             r"\b(?:students?|pupils?) (?:\w+ ){0,3}(?:check|verify|review)\b",
         ),
@@ -451,20 +476,31 @@ LEXICON: dict[str, Cues] = {
             rf"\b(?:make|makes|made|making) {_gap(3)}(?:better|sound better|read better|look better|more professional|clearer)\b",
             rf"\b(?:catch|catches|caught|spot|spots|spotted|find|finds|found|point\w* out|pick\w* up|flag\w*) {_gap(3)}(?:mistakes|errors|typos|things i|issues|what i|inconsistencies|gaps|something i|anything i|bugs)\b",
             r"\b(?:fewer|less) (?:mistakes|errors|typos|bugs)\b",
-            r"\b(?:grammar|spelling)\b",
+            # grammar/spelling only when something is checked, corrected or improved (not "grammar points")
+            r"(?:check\w*|correct\w*|fix\w*|improv\w*|clean\w*|perfect\w*|better|edit\w*|review\w*|clarity)\b.{0,30}\b(?:grammar|spelling)\b|\b(?:grammar|spelling)\b.{0,30}\b(?:check\w*|correct\w*|fix\w*|edit\w*|errors?|mistakes?|perfect)",
+            # "it catches things I miss" (TAXONOMY)
+            rf"\bthings? (?:that )?(?:i|we) {_gap(2)}(?:miss|missed|overlook\w*|didn{APOS}t (?:catch|notice|see|spot)|did not (?:catch|notice|see|spot))\b|\b(?:i|we|one) (?:might|may|would|could) (?:have )?(?:miss|missed|overlook\w*|not (?:immediately )?think of)\b",
+            r"\bfor (?:clarity|readability|flow|tone|accuracy|conciseness)\b",
+            r"\bbetter than (?:me|i|what i|my|anything i|i had|i could)\b|\bsuperior\b",
+            r"\b(?:right|better|more professional|appropriate) tone\b",
             r"\bproofread\w*",
             r"\bpolish\w*",
             r"\b(?:tidy\w* (?:\w+ )?up|clean\w* (?:\w+ )?up)\b",
-            r"\b(?:wording|phrasing|rephras\w*|reword\w*)\b",
+            rf"\bbetter (?:wording|phrasing|ways? (?:to|of) (?:phrase|phrasing|word|say|express))\b|\b(?:improv\w*|refin\w*|tighten\w*|polish\w*) {_gap(2)}(?:the |my )?(?:wording|phrasing)\b",
             rf"\b(?:sound|sounds|sounding|read|reads|look|looks) {_gap(1)}(?:more |better|professional|smoother|polished|cleaner)\b",
-            r"\b(?:elevat|enhanc|strengthen|upgrad)\w*",
+            rf"\b(?:elevat|enhanc|strengthen|upgrad)\w* {_gap(2)}(?:the |my |our |their )?(?:work|writing|quality|output|content|code|emails?|reports?|images?|photos?|pictures?|drafts?|text|articles?|posts?|presentations?|communications?|ideas|lessons?|designs?)\b",
             r"\bgood to great\b",
-            r"\b(?:impressed|praise\w*|well[- ]received|compliment\w*)\b",
+            r"\b(?:praise\w*|compliment\w*) (?:on|for) (?:the |my |its )?(?:quality|work|writing)\b|\bwell[- ]received\b|\bimpressed (?:with|by) (?:the |its |how )?(?:quality|writing|output|work)\b",
         ),
         negative=(
             WISH,
             rf"{NOT} {_gap(2)}(?:better|improv\w*|more professional|clearer|higher quality)\b",
             r"\b(?:worse|lower) quality\b",
+            # the gain comes from the participant's own work, not from AI
+            r"\b(?:myself|by hand|on my own|without (?:ai|it|using ai))\b",
+            r"\bmore like me\b",
+            # finding errors while testing or checking is verification, not better output
+            rf"\b(?:test|tests|testing|check|checks|checking|review|reviewing|verify|verifying)\b {_gap(4)}(?:to )?(?:catch|spot|find)\b",
         ),
     ),
     "frustration_with_limits": Cues(
@@ -549,16 +585,22 @@ LEXICON: dict[str, Cues] = {
             rf"\b(?:move|moving|transition\w*|pivot\w*|shift\w*|switch\w*|retrain\w*) {_gap(2)}(?:in)?to (?:ai|automation|prompting|machine learning|the ai|an ai|ai[- ]related)\b",
             rf"\b(?:someone|a human|humans|people|we) {_gap(2)}(?:will )?(?:need|needs|have|has|must) (?:to )?(?:check|fix|review|oversee|monitor|verify|guide|manage|direct|supervise|correct)\b",
             r"\b(?:higher[- ]level|high[- ]level) (?:instructions|direction|decisions|thinking|tasks)\b",
-            r"\b(?:ai|it) (?:will )?(?:still )?need\w* (?:me|us|humans|people|a human)\b",
+            r"\b(?:ai|it) (?:will )?(?:still )?need\w* [\"'“‘]?(?:me|us|humans|people|a human)\b",
             r"\bwork(?:ing)? in (?:the )?ai\b",
+            # running or moving to AI agents
+            rf"\b(?:using|use|run|running|with|to) (?:[^\s.!?]+\s+){{0,1}}agents\b",
+            rf"\bskills? (?:of|in|for|at) {_gap(1)}(?:guid|direct|manag|prompt|orchestrat|steer)\w*",
         ),
         require=(
             _any(
                 r"\bwill\b", rf"{APOS}ll\b", r"\bgoing to\b", r"\bfuture\b", r"\beventually\b", r"\bsee myself\b",
                 r"\bexpect\w*\b", r"\bhope\b", r"\bplan\w*\b", r"\bmore (?:and more|about|of)\b", r"\bshift\w*\b",
                 r"\bbecom\w*\b", r"\bgoing forward\b", r"\bmoving forward\b", r"\bahead of the curve\b", r"\bstay ahead\b",
-                r"\bnew (?:team|role|job|roles|jobs|skills)\b", r"\btransition\w*\b", r"\bone day\b", r"\bsomeday\b",
+                rf"\bnew {_gap(1)}(?:team|role|job|roles|jobs|skills?)\b", r"\btransition\w*\b", r"\bone day\b", r"\bsomeday\b",
                 r"\bin (?:a few|five|ten|\d+) years\b", r"\bwould be happy\b",
+                # wanting or planning to move into such work counts (TAXONOMY)
+                rf"\bwant(?:s|ed)? to\b", rf"\b(?:would|i{APOS}?d) like to\b", r"\bconsider\w*", r"\bpursu\w*", r"\bat some point\b",
+                r"\binterested in\b", r"\bdevelop\w*", r"\bgoing forward\b",
             ),
         ),
         negative=(
@@ -1108,16 +1150,12 @@ def _evidence_rows(turns: pl.DataFrame) -> pl.DataFrame:
     hits = _hits(sentences.get_column("norm"))
     if hits.height == 0:
         return pl.DataFrame(schema=_EVIDENCE_ROWS)
-    sid = hits.get_column("sid")
-    first = (
-        hits.with_columns(sentences.get_column("transcript_id").gather(sid).alias("transcript_id"))
-        .group_by("transcript_id", "flag")
-        .agg(pl.col("sid").min())
-    )
+    transcript = sentences.get_column("transcript_id").rle_id()  # sentences are grouped by transcript
+    first = hits.with_columns(transcript.gather(hits.get_column("sid")).alias("_t")).group_by("_t", "flag").agg(pl.col("sid").min())
     sid = first.get_column("sid")
     first = pl.DataFrame(
         {
-            "transcript_id": first.get_column("transcript_id"),
+            "transcript_id": sentences.get_column("transcript_id").gather(sid),
             "flag": pl.Series(THEME_FLAGS, dtype=pl.String).gather(first.get_column("flag")),
             "turn_index": sentences.get_column("turn_index").gather(sid),
             "sentence": sentences.get_column("sentence").gather(sid),
