@@ -114,3 +114,16 @@ def test_scratch_folder_is_removed_also_when_a_stage_fails(messy_raw: Path, tmp_
         run_core(messy_raw, tmp_path / "wh", now=NOW, batch_bytes=8192, workers=1, scratch_dir=str(scratch))
     assert list(scratch.iterdir()) == []
     assert not (tmp_path / "wh" / "transcripts").exists()  # nothing published before every batch is done
+
+
+def test_scratch_left_by_a_killed_run_is_removed_by_the_next(tmp_path: Path) -> None:
+    import os
+
+    scratch = tmp_path / "scratch"
+    dead = scratch / "etl-core-999999999-abc"  # no such process
+    alive = scratch / f"etl-core-{os.getpid()}-def"  # a run of this process, still going
+    for folder in (dead, alive):
+        (folder / "turns").mkdir(parents=True)
+    run_core(SAMPLE_RAW, tmp_path / "wh", now=NOW, scratch_dir=str(scratch))
+    assert not dead.exists() and alive.exists()
+    assert sorted(p.name for p in scratch.iterdir()) == [alive.name]  # and the run's own folder is gone

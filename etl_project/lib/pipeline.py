@@ -56,7 +56,7 @@ from etl_project.lib.transform import (
     quarantine_rows,
     repair,
 )
-from etl_project.lib.warehouse import BUCKET_COLUMN, Published, Warehouse, bucket_of, publish_table
+from etl_project.lib.warehouse import BUCKET_COLUMN, Published, Warehouse, _alive, bucket_of, publish_table
 from etl_project.schemas import QuarantineModel, ThemeFlagsModel, TranscriptsModel, TurnsModel
 
 TABLES: dict[str, dict] = {
@@ -188,27 +188,39 @@ def _forget_batch(scratch: Path, number: int) -> None:
 
 
 def _publish_spilled(warehouse_root: str, table: str, scratch: str, batch_rows: int, seen: pl.DataFrame | None) -> Published:
-    """Upsert every spilled warehouse file of ``table``, one file at a time; one summary for the table."""
+    """Upsert every spilled warehouse file of ``table``, one file at a time; one summary for the table.
+
+    Only the counts of each upsert are kept (its merged rows are let go at once),
+    so memory stays that of one warehouse file.
+    """
     clock = time.perf_counter()
     spec = TABLES[table]
     warehouse = Warehouse(warehouse_root)
     if table == "quarantine":
-        rejected = pl.concat([pl.read_ipc(p) for p in sorted((Path(scratch) / "quarantine").glob(f"*{_SPILL}"))])
-        parts = [publish_table(warehouse, table=table, batch=rejected.sort(spec["sort_by"], nulls_last=True), **spec, replaces=seen)]
+        spilled = [pl.concat([pl.read_ipc(p) for p in sorted((Path(scratch) / "quarantine").glob(f"*{_SPILL}"))])]
     else:
-        parts = []
-        for bucket_dir in sorted((Path(scratch) / table).glob("split=*/bucket=*")):
-            frame = pl.concat([pl.read_ipc(p) for p in sorted(bucket_dir.glob(f"*{_SPILL}"))])
-            parts.append(publish_table(warehouse, table=table, batch=frame, **spec))
+        spilled = sorted((Path(scratch) / table).glob("split=*/bucket=*"))
+    touched, files, validate_s, columns, in_table = 0, [], 0.0, pl.DataFrame(), None
+    for item in spilled:
+        if isinstance(item, pl.DataFrame):
+            done = publish_table(warehouse, table=table, batch=item.sort(spec["sort_by"], nulls_last=True), **spec, replaces=seen)
+        else:
+            frame = pl.concat([pl.read_ipc(p) for p in sorted(item.glob(f"*{_SPILL}"))])
+            done = publish_table(warehouse, table=table, batch=frame, **spec)
             del frame
+        touched += done.rows_in_touched_partitions
+        files.extend(done.files)
+        validate_s += done.validate_s
+        columns, in_table = done.merged.clear(), done.rows_in_table
+        del done
     return Published(
         table,
         batch_rows,
-        sum(p.rows_in_touched_partitions for p in parts),
-        sorted(f for p in parts for f in p.files),
-        pl.concat([p.merged.head(20) for p in parts]) if parts else pl.DataFrame(),
-        parts[-1].rows_in_table if parts else warehouse.row_count(table),
-        sum(p.validate_s for p in parts),
+        touched,
+        sorted(files),
+        columns,
+        in_table if in_table is not None else warehouse.row_count(table),
+        validate_s,
         time.perf_counter() - clock,
     )
 
@@ -243,7 +255,9 @@ def run_core(
     run.workers = min(workers or default_workers(), len(batches))
     seen = pl.DataFrame({"source_file": sorted({f.relative for f in files} | {r["source_file"] for r in rejects})}, schema={"source_file": pl.String})
     limits = _Limits(max_file_bytes, max_transcript_chars)
-    scratch = tempfile.mkdtemp(prefix="etl-core-", dir=scratch_dir or os.environ.get("ETL_SCRATCH_DIR"))
+    scratch_root = scratch_dir or os.environ.get("ETL_SCRATCH_DIR") or tempfile.gettempdir()
+    _remove_dead_scratch(Path(scratch_root))
+    scratch = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-", dir=scratch_root)
     # the calling process works too: workers - 1 helper processes
     pool = ProcessPoolExecutor(max_workers=run.workers - 1, mp_context=get_context("spawn")) if run.workers > 1 else None
     try:
@@ -324,6 +338,17 @@ def run_calls(pool: ProcessPoolExecutor | None, calls: list[tuple]) -> list:
     for i, future in futures.items():
         results[i] = future.result()
     return [results[i] for i in range(len(calls))]
+
+
+_SCRATCH_PREFIX = "etl-core-"
+
+
+def _remove_dead_scratch(root: Path) -> None:
+    """Remove scratch folders left by core runs whose process is gone (killed before cleaning up)."""
+    for folder in root.glob(f"{_SCRATCH_PREFIX}*-*"):
+        pid = folder.name.removeprefix(_SCRATCH_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _add(run: CoreRun, seconds: dict[str, float]) -> None:
