@@ -403,7 +403,7 @@ def test_literal_choice_does_not_change_the_hits(sample_sentences, monkeypatch):
     norm = themes._normalized(sample_sentences.get_column("sentence"))
     adaptive = themes._hits(norm).sort("sid", "flag")
     static = themes._literal_table(None)
-    monkeypatch.setattr(themes, "_literal_table", lambda _norm=None: static)
+    monkeypatch.setattr(themes, "_chosen_literal_table", lambda _norm=None: static)
     assert themes._hits(norm).sort("sid", "flag").equals(adaptive)
 
 

@@ -944,6 +944,25 @@ def _literal_table(norm: pl.Series | None = None) -> tuple[list[str], pl.DataFra
     return literals, table, tuple(unfiltered)
 
 
+_CHOICE_MIN_SENTENCES = 2_000  # a sample at least this big fixes the literal choice for the process
+_chosen: tuple[list[str], pl.DataFrame, tuple[int, ...]] | None = None
+
+
+def _chosen_literal_table(norm: pl.Series) -> tuple[list[str], pl.DataFrame, tuple[int, ...]]:
+    """:func:`_literal_table`, chosen once per process from the first input with enough sentences.
+
+    The choice only decides how much work the regexes get, never the hits, so later calls (the
+    core flags batch after batch) reuse it instead of paying the sampling pass each time.
+    """
+    global _chosen
+    if _chosen is not None:
+        return _chosen
+    table = _literal_table(norm)
+    if norm.len() >= _CHOICE_MIN_SENTENCES:
+        _chosen = table
+    return table
+
+
 # A sentence boundary, for the fast splitter: a terminator run at the start of a line that is
 # followed by a blank (or the end) and so can never start a sentence (dropped), the blank after a
 # terminator run (the run stays with its sentence), or a line break.
@@ -1049,7 +1068,7 @@ def _hits(norm: pl.Series) -> pl.DataFrame:
     empty = pl.DataFrame(schema={"sid": pl.UInt32, "flag": pl.UInt32})
     if norm.len() == 0:
         return empty
-    literals, table, unfiltered = _literal_table(norm)
+    literals, table, unfiltered = _chosen_literal_table(norm)
     alternatives = _alternatives()
     codes = pl.Enum(literals)
 
