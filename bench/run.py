@@ -63,8 +63,13 @@ LIBRARIES = ("polars", "pyarrow", "pandas", "ftfy", "pandera", "dagster", "great
 # ---------------------------------------------------------------- measuring
 
 
-def _tree_memory_mb(root: int) -> tuple[float, float]:
-    """(sum of RSS, sum of PSS) in MiB over ``root`` and all its descendants, from /proc."""
+def _tree_memory_mb(root: int) -> tuple[float, float, float]:
+    """(sum of RSS, sum of PSS, largest VmHWM) in MiB over ``root`` and all its descendants, from /proc.
+
+    VmHWM is a process's own peak RSS since its ``exec`` (unlike ``ru_maxrss``, which on Linux
+    also counts the memory of the parent that forked it: a driver holding 1.4 GB makes every child
+    look 1.4 GB big).
+    """
     parent: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -80,7 +85,7 @@ def _tree_memory_mb(root: int) -> tuple[float, float]:
             if ppid == pid and child not in tree:
                 tree.add(child)
                 frontier.append(child)
-    rss = pss = 0.0
+    rss = pss = hwm = 0.0
     for pid in tree:
         try:
             for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -88,9 +93,12 @@ def _tree_memory_mb(root: int) -> tuple[float, float]:
                     rss += int(line.split()[1]) / 1024
                 elif line.startswith("Pss:"):
                     pss += int(line.split()[1]) / 1024
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    hwm = max(hwm, int(line.split()[1]) / 1024)
         except OSError:
             continue
-    return rss, pss
+    return rss, pss, hwm
 
 
 class TreeMemory(threading.Thread):
@@ -98,13 +106,13 @@ class TreeMemory(threading.Thread):
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
-        self.pid, self.peak_rss, self.peak_pss = pid, 0.0, 0.0
+        self.pid, self.peak_rss, self.peak_pss, self.peak_one = pid, 0.0, 0.0, 0.0
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(0.1):
-            rss, pss = _tree_memory_mb(self.pid)
-            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            rss, pss, hwm = _tree_memory_mb(self.pid)
+            self.peak_rss, self.peak_pss, self.peak_one = max(self.peak_rss, rss), max(self.peak_pss, pss), max(self.peak_one, hwm)
 
 
 def measured(cmd: list[str], *, env: dict | None = None, timeout: float | None = None) -> dict:
@@ -131,8 +139,10 @@ def measured(cmd: list[str], *, env: dict | None = None, timeout: float | None =
     return {
         "rc": proc.returncode,
         "process_s": wall,
-        "peak_rss_mb": max(usage.ru_maxrss / 1024, sampler.peak_pss),
-        "peak_rss_one_process_mb": usage.ru_maxrss / 1024,
+        # peak memory: the whole process tree's PSS (sampled); ru_maxrss is kept for reference only
+        "peak_rss_mb": max(sampler.peak_pss, sampler.peak_one) if sampler.peak_one else usage.ru_maxrss / 1024,
+        "peak_rss_one_process_mb": sampler.peak_one or usage.ru_maxrss / 1024,
+        "ru_maxrss_mb": usage.ru_maxrss / 1024,
         "peak_tree_rss_sum_mb": sampler.peak_rss,
         "peak_tree_pss_mb": sampler.peak_pss,
         "cpu_s": usage.ru_utime + usage.ru_stime,
