@@ -483,7 +483,15 @@ def render(results: dict) -> str:
         lines.append(f"  - inside: {subs}")
         memory = core.get("memory_after_step") or []
         if memory:
-            lines.append("  - RSS / peak RSS after each step (MiB): " + " · ".join(f"{m['step']} {m['rss_mb']:,}/{m['peak_rss_mb']:,}" for m in memory))
+            highest: dict[str, tuple[int, int]] = {}  # step -> (calls, highest RSS after it)
+            for m in memory:
+                calls, rss = highest.get(m["step"], (0, 0))
+                highest[m["step"]] = (calls + 1, max(rss, m["rss_mb"]))
+            lines.append(
+                "  - in the calling process, highest RSS after each step (MiB; calls): "
+                + " · ".join(f"{step} {rss:,} ({calls:,})" for step, (calls, rss) in highest.items())
+                + f"; its peak {max(m['peak_rss_mb'] for m in memory):,}"
+            )
     cold = results.get("cold")
     if cold:
         d = cold.get("import_etl_project_definitions", {})

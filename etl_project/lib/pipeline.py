@@ -11,7 +11,7 @@ The files are cut into batches of about ``batch_bytes`` of input (consecutive
 in path order), and no process ever holds more than one batch, or one
 warehouse file, at a time:
 
-1. each batch is read, repaired, deduplicated, split, validated and flagged
+1. each batch is read, repaired, deduplicated, split and validated
    (:func:`_batch_pass`); its rows are spilled to a local scratch folder as
    Arrow IPC files, one file per warehouse file (split and id bucket), and only the
    keys of its records (id, text hash, source, position) come back;
@@ -21,7 +21,9 @@ warehouse file, at a time:
    first copy in path order wins exactly as when the input is one frame;
 3. each table is written one warehouse file at a time: that file's rows from
    every batch are upserted into it (:func:`publish_table`); the four tables
-   are written side by side.
+   are written side by side. Before that, theme flags are made per warehouse
+   file from its spilled turns (up to 10,000 interviews at a time: flagging
+   has a fixed cost per call), so nothing is published until every row exists.
 
 Batches and tables go to worker processes (``workers``, spawned) when there is
 more than one batch; a single batch (the 1,250-interview release is one) runs
@@ -142,7 +144,7 @@ def _batch_pass(
     limits: _Limits,
     outcomes: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict[str, int], dict[str, float]]:
-    """Read, repair, deduplicate, split, validate and flag one batch; spill its rows per warehouse file.
+    """Read, repair, deduplicate, split and validate one batch; spill its rows per warehouse file.
 
     Duplicates are resolved within the batch unless ``outcomes`` (of the whole
     input) are given. Returns the keys of the batch's good records (for the
@@ -160,12 +162,9 @@ def _batch_pass(
     tables = build_tables(frame, ingested_at=now, seconds=seconds)
     del frame
     clock = time.perf_counter()
-    flags = flag_themes(tables.turns)
-    seconds["flag"] = time.perf_counter() - clock
-    clock = time.perf_counter()
     _forget_batch(Path(scratch), number)
     rows = {}
-    for table, rows_of in (("transcripts", tables.transcripts), ("turns", tables.turns), ("theme_flags", flags)):
+    for table, rows_of in (("transcripts", tables.transcripts), ("turns", tables.turns)):
         rows[table] = rows_of.height
         keyed = rows_of.with_columns(bucket_of(pl.col("transcript_id")).alias(BUCKET_COLUMN))
         for (split, bucket), part in keyed.group_by("split", BUCKET_COLUMN, maintain_order=True):
@@ -187,11 +186,11 @@ def _forget_batch(scratch: Path, number: int) -> None:
     (scratch / "quarantine" / f"batch-{number:05d}{_SPILL}").unlink(missing_ok=True)
 
 
-def _publish_spilled(warehouse_root: str, table: str, scratch: str, batch_rows: int, seen: pl.DataFrame | None) -> Published:
+def _publish_spilled(warehouse_root: str, table: str, scratch: str, seen: pl.DataFrame | None) -> Published:
     """Upsert every spilled warehouse file of ``table``, one file at a time; one summary for the table.
 
-    Only the counts of each upsert are kept (its merged rows are let go at once),
-    so memory stays that of one warehouse file.
+    Only the counts of each upsert are kept (its merged rows are let go at once), so memory
+    stays that of one warehouse file.
     """
     clock = time.perf_counter()
     spec = TABLES[table]
@@ -200,22 +199,23 @@ def _publish_spilled(warehouse_root: str, table: str, scratch: str, batch_rows: 
         spilled = [pl.concat([pl.read_ipc(p) for p in sorted((Path(scratch) / "quarantine").glob(f"*{_SPILL}"))])]
     else:
         spilled = sorted((Path(scratch) / table).glob("split=*/bucket=*"))
-    touched, files, validate_s, columns, in_table = 0, [], 0.0, pl.DataFrame(), None
+    rows, touched, files, validate_s, columns, in_table = 0, 0, [], 0.0, pl.DataFrame(), None
     for item in spilled:
         if isinstance(item, pl.DataFrame):
-            done = publish_table(warehouse, table=table, batch=item.sort(spec["sort_by"], nulls_last=True), **spec, replaces=seen)
+            batch = item.sort(spec["sort_by"], nulls_last=True)
         else:
-            frame = pl.concat([pl.read_ipc(p) for p in sorted(item.glob(f"*{_SPILL}"))])
-            done = publish_table(warehouse, table=table, batch=frame, **spec)
-            del frame
+            batch = pl.concat([pl.read_ipc(p) for p in sorted(item.glob(f"*{_SPILL}"))])
+        done = publish_table(warehouse, table=table, batch=batch, **spec, **({"replaces": seen} if table == "quarantine" else {}))
+        rows += batch.height
+        del batch
         touched += done.rows_in_touched_partitions
         files.extend(done.files)
         validate_s += done.validate_s
         columns, in_table = done.merged.clear(), done.rows_in_table
         del done
-    return Published(
+    published = Published(
         table,
-        batch_rows,
+        rows,
         touched,
         sorted(files),
         columns,
@@ -223,6 +223,22 @@ def _publish_spilled(warehouse_root: str, table: str, scratch: str, batch_rows: 
         validate_s,
         time.perf_counter() - clock,
     )
+    return published
+
+
+def _flag_bucket(scratch: str, bucket: str) -> float:
+    """Theme flags of one warehouse file's interviews, from its spilled turns; spilled beside them.
+
+    Flagging runs per warehouse file (up to 10,000 interviews at once), not per batch: each call
+    has a fixed cost. Returns the seconds it took.
+    """
+    clock = time.perf_counter()
+    turns_dir = Path(scratch) / "turns" / bucket
+    flags = flag_themes(pl.concat([pl.read_ipc(p) for p in sorted(turns_dir.glob(f"*{_SPILL}"))]))
+    folder = Path(scratch) / "theme_flags" / bucket
+    folder.mkdir(parents=True, exist_ok=True)
+    flags.write_ipc(folder / f"flags{_SPILL}")
+    return time.perf_counter() - clock
 
 
 # ------------------------------------------------------------------ the core
@@ -281,9 +297,12 @@ def run_core(
         run.batches_redone = len(redo)
         run.wall_seconds["cross_batch_duplicates"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        total = {table: sum(r[table] for r in rows.values()) for table in TABLES}
+        buckets = [d.relative_to(Path(scratch) / "turns").as_posix() for d in sorted((Path(scratch) / "turns").glob("split=*/bucket=*"))]
+        run.seconds["flag"] = sum(run_calls(pool, [(_flag_bucket, scratch, b) for b in buckets]))
+        run.wall_seconds["flag"] = time.perf_counter() - clock
+        clock = time.perf_counter()
         order = ("turns", "transcripts", "theme_flags", "quarantine")  # biggest first
-        calls = [(_publish_spilled, str(warehouse_root), t, scratch, total[t], seen if t == "quarantine" else None) for t in order]
+        calls = [(_publish_spilled, str(warehouse_root), t, scratch, seen if t == "quarantine" else None) for t in order]
         published = dict(zip(order, run_calls(pool, calls)))
         run.published = {table: published[table] for table in TABLES}
         run.wall_seconds["write"] = time.perf_counter() - clock
