@@ -18,7 +18,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-FILES_PER_GROUP = 8_192  # one row group per this many files: a Parquet column chunk must stay under 2 GiB
+GROUP_BYTES = 512 * 2**20  # one row group per this many bytes of files: a Parquet column chunk must stay under 2 GiB
+
+
+def groups(paths: list[Path]) -> list[list[Path]]:
+    out: list[list[Path]] = [[]]
+    size = 0
+    for p in paths:
+        n = p.stat().st_size
+        if out[-1] and size + n > GROUP_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(p)
+        size += n
+    return out
 
 
 def main(raw_dir: str, out_dir: str) -> int:
@@ -27,8 +40,7 @@ def main(raw_dir: str, out_dir: str) -> int:
     schema = pa.schema([("path", pa.string()), ("content", pa.large_string())])
     total = 0
     with pq.ParquetWriter(os.path.join(out_dir, "raw.parquet"), schema, compression="zstd") as writer:
-        for start in range(0, len(paths), FILES_PER_GROUP):
-            group = paths[start : start + FILES_PER_GROUP]
+        for group in groups(paths):
             contents = pa.array([p.read_bytes() for p in group], type=pa.large_binary()).cast(pa.large_string())
             total += contents.nbytes
             writer.write_table(pa.table({"path": pa.array([str(p) for p in group]), "content": contents}, schema=schema))
