@@ -613,7 +613,7 @@ LEXICON: dict[str, Cues] = {
 
 
 # --------------------------------------------------------------------------- #
-# Reference expressions (the v1 semantics; kept for tests and for bench/profile.py)
+# Reference expressions (the v1 semantics; kept for the tests that compare the fast matcher with them)
 # --------------------------------------------------------------------------- #
 def _pattern(alternatives: tuple[str, ...]) -> str:
     """One case-insensitive regex matching any of ``alternatives``."""
