@@ -143,12 +143,12 @@ def _batch_pass(
     now: dt.datetime,
     limits: _Limits,
     outcomes: pl.DataFrame | None = None,
-) -> tuple[pl.DataFrame, dict[str, int], dict[str, float]]:
+) -> tuple[pl.DataFrame, dict[str, float]]:
     """Read, repair, deduplicate, split and validate one batch; spill its rows per warehouse file.
 
     Duplicates are resolved within the batch unless ``outcomes`` (of the whole
     input) are given. Returns the keys of the batch's good records (for the
-    cross-batch check), rows per table and seconds per stage.
+    cross-batch check) and the seconds per stage.
     """
     clock = time.perf_counter()
     records = identify(read_files(files, rejects, max_file_bytes=limits.max_file_bytes), max_transcript_chars=limits.max_transcript_chars)
@@ -163,20 +163,17 @@ def _batch_pass(
     del frame
     clock = time.perf_counter()
     _forget_batch(Path(scratch), number)
-    rows = {}
     for table, rows_of in (("transcripts", tables.transcripts), ("turns", tables.turns)):
-        rows[table] = rows_of.height
         keyed = rows_of.with_columns(bucket_of(pl.col("transcript_id")).alias(BUCKET_COLUMN))
         for (split, bucket), part in keyed.group_by("split", BUCKET_COLUMN, maintain_order=True):
             folder = Path(scratch) / table / f"split={split}" / f"bucket={bucket}"
             folder.mkdir(parents=True, exist_ok=True)
             part.drop(BUCKET_COLUMN).write_ipc(folder / f"batch-{number:05d}{_SPILL}")
     rejected = quarantine_rows(tables.rejected, detected_at=now)
-    rows["quarantine"] = rejected.height
     (Path(scratch) / "quarantine").mkdir(exist_ok=True)
     rejected.write_ipc(Path(scratch) / "quarantine" / f"batch-{number:05d}{_SPILL}")
     seconds["spill"] = time.perf_counter() - clock
-    return keys, rows, seconds
+    return keys, seconds
 
 
 def _forget_batch(scratch: Path, number: int) -> None:
@@ -279,8 +276,8 @@ def run_core(
     try:
         clock = time.perf_counter()
         done = run_calls(pool, [(_batch_pass, n, batch, rejects if n == 0 else [], scratch, now, limits) for n, batch in enumerate(batches)])
-        keys, rows = [], {}
-        for n, (batch_keys, rows[n], seconds) in enumerate(done):
+        keys = []
+        for batch_keys, seconds in done:
             keys.append(batch_keys)
             _add(run, seconds)
         run.wall_seconds["batches"] = time.perf_counter() - clock
@@ -292,7 +289,7 @@ def run_core(
                 (_batch_pass, n, batches[n], rejects if n == 0 else [], scratch, now, limits, outcomes.filter(pl.col("_batch") == n).drop("_batch"))
                 for n in redo
             ]
-            for n, (_, rows[n], seconds) in zip(redo, run_calls(pool, calls)):
+            for _, seconds in run_calls(pool, calls):
                 _add(run, {f"redo_{stage}": s for stage, s in seconds.items()})
         run.batches_redone = len(redo)
         run.wall_seconds["cross_batch_duplicates"] = time.perf_counter() - clock
