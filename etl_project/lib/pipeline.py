@@ -192,16 +192,11 @@ def _publish_spilled(warehouse_root: str, table: str, scratch: str, seen: pl.Dat
     clock = time.perf_counter()
     spec = TABLES[table]
     warehouse = Warehouse(warehouse_root)
-    if table == "quarantine":
-        spilled = [pl.concat([pl.read_ipc(p) for p in sorted((Path(scratch) / "quarantine").glob(f"*{_SPILL}"))])]
-    else:
-        spilled = sorted((Path(scratch) / table).glob("split=*/bucket=*"))
+    # one folder per warehouse file: a bucket of a bucketed table, or the quarantine's one file
+    folders = [Path(scratch) / table] if table == "quarantine" else sorted((Path(scratch) / table).glob("split=*/bucket=*"))
     rows, touched, files, validate_s, columns, in_table = 0, 0, [], 0.0, pl.DataFrame(), None
-    for item in spilled:
-        if isinstance(item, pl.DataFrame):
-            batch = item.sort(spec["sort_by"], nulls_last=True)
-        else:
-            batch = pl.concat([pl.read_ipc(p) for p in sorted(item.glob(f"*{_SPILL}"))])
+    for folder in folders:
+        batch = _read_spilled(folder)
         done = publish_table(warehouse, table=table, batch=batch, **spec, **({"replaces": seen} if table == "quarantine" else {}))
         rows += batch.height
         del batch
@@ -223,6 +218,11 @@ def _publish_spilled(warehouse_root: str, table: str, scratch: str, seen: pl.Dat
     return published
 
 
+def _read_spilled(folder: Path) -> pl.DataFrame:
+    """The rows spilled into ``folder`` by every batch, in batch order."""
+    return pl.concat([pl.read_ipc(p) for p in sorted(folder.glob(f"*{_SPILL}"))])
+
+
 def _flag_bucket(scratch: str, bucket: str) -> float:
     """Theme flags of one warehouse file's interviews, from its spilled turns; spilled beside them.
 
@@ -230,8 +230,7 @@ def _flag_bucket(scratch: str, bucket: str) -> float:
     has a fixed cost. Returns the seconds it took.
     """
     clock = time.perf_counter()
-    turns_dir = Path(scratch) / "turns" / bucket
-    flags = flag_themes(pl.concat([pl.read_ipc(p) for p in sorted(turns_dir.glob(f"*{_SPILL}"))]))
+    flags = flag_themes(_read_spilled(Path(scratch) / "turns" / bucket))
     folder = Path(scratch) / "theme_flags" / bucket
     folder.mkdir(parents=True, exist_ok=True)
     flags.write_ipc(folder / f"flags{_SPILL}")
@@ -333,7 +332,7 @@ def run_calls(pool: ProcessPoolExecutor | None, calls: list[tuple]) -> list:
 
     def feed(_: Future | None = None) -> None:
         with lock:
-            item = next(pending, None)
+            item = take()
             if item is not None:
                 i, (fn, *args) = item
                 futures[i] = pool.submit(fn, *args)

@@ -124,8 +124,8 @@ def repair_text(text: str) -> tuple[str, int]:
     lines = text.split("\n")
     changed = 0
     for i, line in enumerate(lines):
-        if _NEEDS_FTFY.search(line) and ftfy_may_change(line):
-            fixed = ftfy.fix_text(line, FTFY_CONFIG)
+        if _NEEDS_FTFY.search(line):
+            fixed = _fix_line(line)
             if fixed != line:
                 lines[i] = fixed
                 changed += 1
