@@ -13,7 +13,7 @@ import polars as pl
 import pandera.polars as pa
 from pandera.api.polars.types import PolarsData
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: transcripts.residual_mojibake
 
 SPLIT_OF_PREFIX: dict[str, str] = {"work": "workforce", "creativity": "creatives", "science": "scientists"}
 SPLITS: tuple[str, ...] = (*SPLIT_OF_PREFIX.values(), "unknown")
@@ -55,6 +55,10 @@ class TranscriptsModel(pa.DataFrameModel):
     n_words: pl.Int32 = pa.Field(ge=0, description="Words (whitespace-separated) over all turns.")
     n_participant_words: pl.Int32 = pa.Field(ge=0, description="Words in participant turns.")
     n_repairs: pl.Int32 = pa.Field(ge=0, description="Lines whose text the encoding repair (ftfy) changed; 0 = clean source.")
+    residual_mojibake: bool = pa.Field(
+        description="True when ftfy's own badness heuristic still fires on a line of the repaired text: the transcript is kept, "
+        "flagged for a person to look at and alerted. Filter on it to exclude doubtful text."
+    )
     n_copies: pl.Int32 = pa.Field(ge=1, description="Identical copies of this transcript seen in the input (de-duplicated to this one row).")
     source_file: str = pa.Field(description="Path of the input file, relative to the raw folder (the first copy when n_copies > 1).")
     source_format: str = pa.Field(isin=SOURCE_FORMATS, description="Input layout: text (.txt/.md), csv, parquet or jsonl.")

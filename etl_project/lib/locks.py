@@ -60,3 +60,28 @@ def remote_lock(warehouse_uri: str, table: str) -> Iterator[None]:
         return
     with advisory_lock(url, lock_key(warehouse_uri, table)):
         yield
+
+
+@contextlib.contextmanager
+def remote_try_lock(warehouse_uri: str, name: str) -> Iterator[bool]:
+    """Try the advisory lock without waiting: yields True when taken (or when no lock server is set)."""
+    url = os.environ.get(LOCK_URL_VARIABLE)
+    if not url:
+        yield True
+        return
+    import psycopg2
+
+    key = lock_key(warehouse_uri, name)
+    connection = psycopg2.connect(url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("select pg_try_advisory_lock(%s)", (key,))
+            got = bool(cursor.fetchone()[0])
+            try:
+                yield got
+            finally:
+                if got:
+                    cursor.execute("select pg_advisory_unlock(%s)", (key,))
+    finally:
+        connection.close()

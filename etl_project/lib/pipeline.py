@@ -1,44 +1,44 @@
-"""The whole transformation core without Dagster: raw folder -> warehouse tables.
+"""The pipeline's one engine: a batch of raw files -> the warehouse tables, published as one unit.
 
-The Dagster assets run these same steps one asset each; this module chains
-them for the benchmark, the CLI's embedders and anyone running the pipeline
-as a library. ``TABLES`` is the one place that says how each table is keyed,
-sorted and partitioned, so the assets and the core cannot drift apart.
+Every entry point runs this code: the Dagster asset ``warehouse_tables`` (so ``make run`` /
+``etl-project run``, the sensor, the schedule, UI launches and backfills), the benchmark and the
+tests. ``TABLES`` is the one place that says how each table is keyed, sorted and partitioned.
 
-How a large corpus stays in bounded memory
-------------------------------------------
-The files are cut into batches of about ``batch_bytes`` of input (consecutive
-in path order), and no process ever holds more than one batch, or one
-warehouse file, at a time:
+How a run goes (write-audit-publish)
+------------------------------------
+1. **stage** (no lock held): the files are cut into batches of about ``batch_bytes`` of input
+   (consecutive in path order). Each is read, repaired, deduplicated, split and validated on its own
+   (:func:`_batch_pass`), on every core; its rows are spilled to a run-owned scratch folder as Arrow
+   IPC, one file per warehouse file (split and id bucket). An id found in more than one batch sends
+   those batches round again with the duplicate outcome over the whole input's keys, so the first copy
+   in path order wins exactly as when the input is one frame. Theme flags are then made per warehouse
+   file from its spilled turns. No process ever holds more than one batch, or one warehouse file.
+2. **audit**: the blocking checks run on the staged rows (:class:`Audit`): every merged file against
+   its pandera contract, ids unique, and whether the repair itself works (a second repair pass must
+   find almost nothing to change). A failure raises :class:`AuditFailed`: nothing of the batch is
+   published and the batch stays unfinished, ready to run again.
+3. **publish**, under the warehouse write lock: the batch meets the published tables
+   (:func:`~etl_project.lib.transform.resolve_against_published`: files read again replace what they
+   produced before; a duplicate id from another file follows the path-order rule), each touched
+   warehouse file is merged and staged, then everything (four tables and the batch's published mark)
+   is committed at once (:mod:`etl_project.lib.commit`).
 
-1. each batch is read, repaired, deduplicated, split and validated
-   (:func:`_batch_pass`); its rows are spilled to a local scratch folder as
-   Arrow IPC files, one file per warehouse file (split and id bucket), and only the
-   keys of its records (id, text hash, source, position) come back;
-2. an id found in more than one batch (rare: the same interview in two
-   exports) means those batches are done again with the duplicate outcome
-   computed over the whole input's keys (:func:`duplicate_outcomes`), so the
-   first copy in path order wins exactly as when the input is one frame;
-3. each table is written one warehouse file at a time: that file's rows from
-   every batch are upserted into it (:func:`publish_table`); the four tables
-   are written side by side. Before that, theme flags are made per warehouse
-   file from its spilled turns (up to 10,000 interviews at a time: flagging
-   has a fixed cost per call), so nothing is published until every row exists.
-
-Batches and tables go to worker processes (``workers``, spawned) when there is
-more than one batch; a single batch (the 1,250-interview release is one) runs
-in-process. The tables are the same for any batch size or number of workers
+The scratch folder is removed at the end, also on failure; one left by a killed run is removed by the
+next run. The tables are the same for any batch size or number of workers
 (``etl_project_tests/test_core.py``).
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import json
 import os
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -46,19 +46,24 @@ from pathlib import Path
 
 import polars as pl
 
+from etl_project.lib.commit import Commit, _recover_locked
 from etl_project.lib.readers import DEFAULT_MAX_FILE_BYTES, RawFile, discover, read_files, read_raw_folder
+from etl_project.lib.repair import changed_by_second_pass
 from etl_project.lib.themes import flag_themes
 from etl_project.lib.transform import (
     DEFAULT_MAX_TRANSCRIPT_CHARS,
     DUPLICATE_KEYS,
+    PUBLISHED_KEYS,
     apply_duplicate_outcomes,
     build_tables,
     duplicate_outcomes,
     identify,
     quarantine_rows,
+    rename_duplicate_winners,
     repair,
+    resolve_against_published,
 )
-from etl_project.lib.warehouse import BUCKET_COLUMN, Published, Warehouse, _alive, bucket_of, publish_table
+from etl_project.lib.warehouse import BUCKET_COLUMN, ContractViolation, Warehouse, _alive, bucket_of, merge_file
 from etl_project.schemas import QuarantineModel, ThemeFlagsModel, TranscriptsModel, TurnsModel
 
 TABLES: dict[str, dict] = {
@@ -83,15 +88,50 @@ BUCKETED_TABLES = ("transcripts", "turns", "theme_flags")
 DEFAULT_BATCH_BYTES = 16 * 2**20
 _POSITION = "_pos"  # a record's place in path order across batches: batch number << 32 | row
 _SPILL = ".arrow"  # scratch files are Arrow IPC, uncompressed: read back once, soon, so speed over size
+PUBLISHED_MARKS = "_batches/published"  # <batch>.json per published ingest batch, committed with its rows
+
+# The repair audit fails only when a second repair pass would still change at least this many
+# transcripts *and* this share of those ftfy looked at: a repair that does nothing, or half its job.
+# Text ftfy cannot settle (or legitimate text that merely looks damaged) is marked, never failed.
+REPAIR_AUDIT_MIN_TRANSCRIPTS = 5
+REPAIR_AUDIT_MAX_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Audit:
+    """One blocking check on the staged rows, before anything is published."""
+
+    table: str
+    name: str
+    passed: bool
+    description: str
+    details: dict = field(default_factory=dict)
+
+
+class AuditFailed(RuntimeError):
+    """A blocking check failed on the staged rows: nothing of the batch was published."""
+
+    def __init__(self, audits: list[Audit]):
+        self.audits = audits
+        failed = [a for a in audits if not a.passed]
+        super().__init__("; ".join(f"{a.table}.{a.name}: {a.description}" for a in failed) + " -- nothing of this batch was published")
 
 
 @dataclass
 class CoreRun:
     files_read: int = 0
+    files_unchanged: int = 0  # claimed files whose content was already in the warehouse (not read again)
     batches: int = 0
     workers: int = 1
     batches_redone: int = 0  # batches done again because an id of theirs was in another batch too
-    published: dict[str, Published] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # rows this run published (or replaced) per table
+    rows_in_table: dict[str, int] = field(default_factory=dict)
+    files_written: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)  # repairs, copies folded, residual mojibake, ...
+    audits: list[Audit] = field(default_factory=list)
+    new_quarantine: pl.DataFrame | None = None  # quarantine rows not in the table before (for alerts)
+    residual: pl.DataFrame | None = None  # transcripts still judged damaged after repair (for alerts)
+    published: bool = False
     seconds: dict[str, float] = field(default_factory=dict)  # per stage, summed over batches (work, not wall)
     wall_seconds: dict[str, float] = field(default_factory=dict)  # per pass, as the caller waits for it
 
@@ -126,6 +166,26 @@ def default_workers() -> int:
     return max(1, min(usable, 4))
 
 
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def worker_pool(helpers: int) -> ProcessPoolExecutor | None:
+    """A pool of ``helpers`` spawned processes, kept for the life of this process: a CLI run of several
+    partitions pays the workers' start-up (imports) once, not once per partition."""
+    if helpers < 1:
+        return None
+    pool = _POOLS.get(helpers)
+    if pool is None or getattr(pool, "_broken", False) or getattr(pool, "_shutdown_thread", False):
+        pool = _POOLS[helpers] = ProcessPoolExecutor(max_workers=helpers, mp_context=get_context("spawn"))
+    return pool
+
+
+@atexit.register
+def _close_pools() -> None:
+    for pool in _POOLS.values():
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 # ------------------------------------------------------------------ one batch
 
 
@@ -143,21 +203,34 @@ def _batch_pass(
     now: dt.datetime,
     limits: _Limits,
     outcomes: pl.DataFrame | None = None,
-) -> tuple[pl.DataFrame, dict[str, float]]:
+    known: pl.DataFrame | None = None,
+) -> dict:
     """Read, repair, deduplicate, split and validate one batch; spill its rows per warehouse file.
 
-    Duplicates are resolved within the batch unless ``outcomes`` (of the whole
-    input) are given. Returns the keys of the batch's good records (for the
-    cross-batch check) and the seconds per stage.
+    Duplicates are resolved within the batch unless ``outcomes`` (of the whole input) are given.
+    Records of files whose (path, SHA-256) is in ``known`` are already in the warehouse and are let
+    go. Returns the keys of the batch's good records (for the cross-batch check), its kept
+    transcripts' keys (to meet the published table), the files read, counts and seconds per stage.
     """
     clock = time.perf_counter()
-    records = identify(read_files(files, rejects, max_file_bytes=limits.max_file_bytes), max_transcript_chars=limits.max_transcript_chars)
+    records = read_files(files, rejects, max_file_bytes=limits.max_file_bytes)
+    unchanged = 0
+    if known is not None and not known.is_empty() and records.height:
+        before = records.get_column("source_file").n_unique()
+        records = records.join(known, on=["source_file", "source_sha256"], how="anti")
+        unchanged = before - records.get_column("source_file").n_unique()
+    records = identify(records, max_transcript_chars=limits.max_transcript_chars)
     seconds = {"read": time.perf_counter() - clock}
     clock = time.perf_counter()
     records = repair(records).with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + (number << 32)).alias(_POSITION))
-    keys = records.filter(pl.col("reject_reason").is_null()).select(_POSITION, *DUPLICATE_KEYS)
+    ok = records.filter(pl.col("reject_reason").is_null())
+    keys = ok.select(_POSITION, *DUPLICATE_KEYS)
+    # the repair audit: would a second pass change what this one repaired or could not settle?
+    doubtful = ok.filter((pl.col("n_repairs") > 0) | pl.col("residual_mojibake")).get_column("text")
+    changed_again = int(changed_by_second_pass(doubtful).sum()) if doubtful.len() else 0
     frame = apply_duplicate_outcomes(records, duplicate_outcomes(keys, position=_POSITION) if outcomes is None else outcomes, position=_POSITION)
-    del records
+    read = records.select("source_file").unique()
+    del records, ok
     seconds["repair"] = time.perf_counter() - clock
     tables = build_tables(frame, ingested_at=now, seconds=seconds)
     del frame
@@ -173,7 +246,23 @@ def _batch_pass(
     (Path(scratch) / "quarantine").mkdir(exist_ok=True)
     rejected.write_ipc(Path(scratch) / "quarantine" / f"batch-{number:05d}{_SPILL}")
     seconds["spill"] = time.perf_counter() - clock
-    return keys, seconds
+    landed = tables.transcripts
+    return {
+        "keys": keys,
+        "kept": landed.select(PUBLISHED_KEYS),
+        "read": read,
+        "residual": landed.filter(pl.col("residual_mojibake")).select("transcript_id", "source_file", "source_record"),
+        "stats": {
+            "files_unchanged": unchanged,
+            "repairs_made": int(landed.get_column("n_repairs").sum() or 0),
+            "transcripts_repaired": int((landed.get_column("n_repairs") > 0).sum()),
+            "identical_copies_folded": int((landed.get_column("n_copies") - 1).sum() or 0),
+            "residual_mojibake": int(landed.get_column("residual_mojibake").sum()),
+            "repair_looked_at": doubtful.len(),
+            "repair_changed_again": changed_again,
+        },
+        "seconds": seconds,
+    }
 
 
 def _forget_batch(scratch: Path, number: int) -> None:
@@ -183,44 +272,10 @@ def _forget_batch(scratch: Path, number: int) -> None:
     (scratch / "quarantine" / f"batch-{number:05d}{_SPILL}").unlink(missing_ok=True)
 
 
-def _publish_spilled(warehouse_root: str, table: str, scratch: str, seen: pl.DataFrame | None) -> Published:
-    """Upsert every spilled warehouse file of ``table``, one file at a time; one summary for the table.
-
-    Only the counts of each upsert are kept (its merged rows are let go at once), so memory
-    stays that of one warehouse file.
-    """
-    clock = time.perf_counter()
-    spec = TABLES[table]
-    warehouse = Warehouse(warehouse_root)
-    # one folder per warehouse file: a bucket of a bucketed table, or the quarantine's one file
-    folders = [Path(scratch) / table] if table == "quarantine" else sorted((Path(scratch) / table).glob("split=*/bucket=*"))
-    rows, touched, files, validate_s, columns, in_table = 0, 0, [], 0.0, pl.DataFrame(), None
-    for folder in folders:
-        batch = _read_spilled(folder)
-        done = publish_table(warehouse, table=table, batch=batch, **spec, **({"replaces": seen} if table == "quarantine" else {}))
-        rows += batch.height
-        del batch
-        touched += done.rows_in_touched_partitions
-        files.extend(done.files)
-        validate_s += done.validate_s
-        columns, in_table = done.merged.clear(), done.rows_in_table
-        del done
-    published = Published(
-        table,
-        rows,
-        touched,
-        sorted(files),
-        columns,
-        in_table if in_table is not None else warehouse.row_count(table),
-        validate_s,
-        time.perf_counter() - clock,
-    )
-    return published
-
-
-def _read_spilled(folder: Path) -> pl.DataFrame:
-    """The rows spilled into ``folder`` by every batch, in batch order."""
-    return pl.concat([pl.read_ipc(p) for p in sorted(folder.glob(f"*{_SPILL}"))])
+def _read_spilled(folder: Path) -> pl.DataFrame | None:
+    """The rows spilled into ``folder`` by every batch, in batch order (None when nothing was)."""
+    paths = sorted(folder.glob(f"*{_SPILL}"))
+    return pl.concat([pl.read_ipc(p) for p in paths]) if paths else None
 
 
 def _flag_bucket(scratch: str, bucket: str) -> float:
@@ -237,79 +292,240 @@ def _flag_bucket(scratch: str, bucket: str) -> float:
     return time.perf_counter() - clock
 
 
+@dataclass(frozen=True)
+class _Staged:
+    """What staging one warehouse file did (returned from a worker to the caller)."""
+
+    table: str
+    moves: list
+    deletes: list
+    rows_in_batch: int
+    rows_in_file: int
+    validate_s: float
+    violation: pl.DataFrame | None = None  # failure cases when the merged rows break the contract
+    new_rows: pl.DataFrame | None = None  # quarantine only: rows not in the table before
+
+
+def _stage_file(
+    warehouse_root: str,
+    commit_id: str,
+    table: str,
+    target: tuple[str | None, str],
+    scratch: str,
+    drop_from_batch: pl.DataFrame | None,
+    drop_published: pl.DataFrame | None,
+    extra_rows: pl.DataFrame | None = None,
+    replaces: pl.DataFrame | None = None,
+    winners: pl.DataFrame | None = None,
+) -> _Staged:
+    """Merge this run's rows for one warehouse file with the file as published, check, and stage it."""
+    clock = time.perf_counter()
+    warehouse = Warehouse(warehouse_root)
+    commit = Commit.attach(warehouse, commit_id)
+    spec = TABLES[table]
+    partition, bucket = target
+    folder = Path(scratch) / table if partition is None else Path(scratch) / table / f"split={partition}" / f"bucket={bucket}"
+    batch = _read_spilled(folder)
+    if extra_rows is not None and extra_rows.height:
+        batch = extra_rows if batch is None else pl.concat([batch, extra_rows.select(batch.columns)])
+    if batch is not None and drop_from_batch is not None and drop_from_batch.height:
+        batch = batch.join(drop_from_batch, on="transcript_id", how="anti")
+    before = warehouse.read(table, files=[target]) if partition is not None else warehouse.read(table)
+    drop = replaces if table == "quarantine" else drop_published
+    try:
+        done = merge_file(
+            warehouse, commit, table=table, target=target, batch=batch, drop=drop, existing=before,
+            transform=(lambda merged: rename_duplicate_winners(merged, winners)) if winners is not None else None, **spec,
+        )
+    except ContractViolation as exc:
+        return _Staged(table, [], [], 0 if batch is None else batch.height, 0, time.perf_counter() - clock, violation=exc.failure_cases.head(20))
+    new_rows = None
+    if table == "quarantine":
+        merged = done.merged
+        new_rows = merged if before is None else merged.join(before, on=["source_file", "source_record", "source_sha256", "reason"], how="anti", nulls_equal=True)
+        new_rows = new_rows.select("source_file", "source_record", "transcript_id", "reason")
+    return _Staged(table, commit.moves, commit.deletes, done.rows_in_batch, done.rows_in_file, done.validate_s, new_rows=new_rows)
+
+
 # ------------------------------------------------------------------ the core
 
 
 def run_core(
     raw_root: Path,
-    warehouse_root: Path,
+    warehouse_root: Path | str,
     *,
+    only: Iterable[str] | None = None,
+    skip_unchanged: bool = False,
+    batch: str | None = None,
     now: dt.datetime | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     max_transcript_chars: int = DEFAULT_MAX_TRANSCRIPT_CHARS,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     workers: int | None = None,
     scratch_dir: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    holder: dict | None = None,
 ) -> CoreRun:
-    """Read, repair, deduplicate, split, validate, flag and publish, batch by batch (module docstring).
+    """Stage, audit and publish the files under ``raw_root`` (module docstring).
 
-    ``scratch_dir`` is where batches are spilled (default: the system's temporary
-    folder, or ``ETL_SCRATCH_DIR``); it is removed at the end, also on failure.
+    ``only`` (relative paths) limits the run to those files: an ingest batch's. With
+    ``skip_unchanged``, files whose content is already in the warehouse are not processed again.
+    ``batch`` names the ingest batch: its published mark is committed with its rows. ``scratch_dir``
+    is where batches are spilled (default: ``ETL_SCRATCH_DIR`` or the system's temporary folder).
+    Raises :class:`AuditFailed` when a blocking check fails (nothing published).
     """
     now = now or dt.datetime.now(dt.timezone.utc)
+    say = progress or (lambda message: None)
     raw_root = Path(raw_root)
     if not raw_root.is_dir():
         raise FileNotFoundError(f"raw folder {raw_root} does not exist or is not a folder")
+    warehouse = Warehouse(warehouse_root)
     run = CoreRun()
-    files, rejects = discover(raw_root)
+    files, rejects = discover(raw_root, None if only is None else set(only))
     batches = plan_batches(files, batch_bytes) or [[]]
     run.files_read, run.batches = len(files), len(batches)
     run.workers = min(workers or default_workers(), len(batches))
-    seen = pl.DataFrame({"source_file": sorted({f.relative for f in files} | {r["source_file"] for r in rejects})}, schema={"source_file": pl.String})
+    known = _known_sources(warehouse, files) if skip_unchanged else None
     limits = _Limits(max_file_bytes, max_transcript_chars)
     scratch_root = scratch_dir or os.environ.get("ETL_SCRATCH_DIR") or tempfile.gettempdir()
     _remove_dead_scratch(Path(scratch_root))
     scratch = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-", dir=scratch_root)
-    # the calling process works too: workers - 1 helper processes
-    pool = ProcessPoolExecutor(max_workers=run.workers - 1, mp_context=get_context("spawn")) if run.workers > 1 else None
+    pool = worker_pool(run.workers - 1)  # the calling process works too
     try:
         clock = time.perf_counter()
-        done = run_calls(pool, [(_batch_pass, n, batch, rejects if n == 0 else [], scratch, now, limits) for n, batch in enumerate(batches)])
-        keys = []
-        for batch_keys, seconds in done:
-            keys.append(batch_keys)
-            _add(run, seconds)
+        say(f"staging {len(files)} file(s) in {len(batches)} batch(es) on {run.workers} process(es)")
+        calls = [(_batch_pass, n, b, rejects if n == 0 else [], scratch, now, limits, None, _known_of(known, b)) for n, b in enumerate(batches)]
+        results = dict(enumerate(run_calls(pool, calls)))
+        for result in results.values():
+            _add(run, result["seconds"])
         run.wall_seconds["batches"] = time.perf_counter() - clock
         clock = time.perf_counter()
+        keys = [results[n]["keys"] for n in range(len(batches))]
         redo = _batches_sharing_ids(keys)
         if redo:  # an id in several batches: redo those batches with the outcome over the whole input
             outcomes = duplicate_outcomes(pl.concat(keys), position=_POSITION).with_columns((pl.col(_POSITION) // (1 << 32)).alias("_batch"))
             calls = [
-                (_batch_pass, n, batches[n], rejects if n == 0 else [], scratch, now, limits, outcomes.filter(pl.col("_batch") == n).drop("_batch"))
+                (_batch_pass, n, batches[n], rejects if n == 0 else [], scratch, now, limits, outcomes.filter(pl.col("_batch") == n).drop("_batch"), _known_of(known, batches[n]))
                 for n in redo
             ]
-            for _, seconds in run_calls(pool, calls):
-                _add(run, {f"redo_{stage}": s for stage, s in seconds.items()})
+            for n, result in zip(redo, run_calls(pool, calls)):
+                _add(run, {f"redo_{stage}": s for stage, s in result["seconds"].items()})
+                results[n] = result
         run.batches_redone = len(redo)
         run.wall_seconds["cross_batch_duplicates"] = time.perf_counter() - clock
+        for result in results.values():
+            for name, value in result["stats"].items():
+                run.stats[name] = run.stats.get(name, 0) + value
+        run.files_unchanged = run.stats.get("files_unchanged", 0)
+        kept = pl.concat([r["kept"] for r in results.values()])
+        read = pl.concat([r["read"] for r in results.values()]).unique()
+        run.residual = pl.concat([r["residual"] for r in results.values()])
         clock = time.perf_counter()
         buckets = [d.relative_to(Path(scratch) / "turns").as_posix() for d in sorted((Path(scratch) / "turns").glob("split=*/bucket=*"))]
+        say(f"flagging themes in {len(buckets)} warehouse file(s)")
         run.seconds["flag"] = sum(run_calls(pool, [(_flag_bucket, scratch, b) for b in buckets]))
         run.wall_seconds["flag"] = time.perf_counter() - clock
+        run.audits = _staged_audits(kept, run.stats)
+        if not all(a.passed for a in run.audits):
+            raise AuditFailed(run.audits)
         clock = time.perf_counter()
-        order = ("turns", "transcripts", "theme_flags", "quarantine")  # biggest first
-        calls = [(_publish_spilled, str(warehouse_root), t, scratch, seen if t == "quarantine" else None) for t in order]
-        published = dict(zip(order, run_calls(pool, calls)))
-        run.published = {table: published[table] for table in TABLES}
+        say("publishing")
+        with warehouse.locked(holder={"batch": batch, **(holder or {})}):
+            _publish(run, warehouse, pool, scratch, kept=kept, read=read, batch=batch, now=now)
         run.wall_seconds["write"] = time.perf_counter() - clock
-        # work seconds of the writers (they run side by side), pandera's share apart
-        run.seconds["write_validate"] = sum(p.validate_s for p in run.published.values())
-        run.seconds["write"] = sum(p.write_s for p in run.published.values()) - run.seconds["write_validate"]
     finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
         shutil.rmtree(scratch, ignore_errors=True)
     return run
+
+
+def _staged_audits(kept: pl.DataFrame, stats: dict[str, int]) -> list[Audit]:
+    """The blocking checks that need only the staged rows (the contracts are checked while merging)."""
+    duplicated = kept.filter(pl.col("transcript_id").is_duplicated())
+    looked, again = stats.get("repair_looked_at", 0), stats.get("repair_changed_again", 0)
+    broken = again >= REPAIR_AUDIT_MIN_TRANSCRIPTS and again > REPAIR_AUDIT_MAX_SHARE * looked
+    return [
+        Audit(
+            "transcripts", "ids_unique", duplicated.is_empty(),
+            "every staged transcript id is unique" if duplicated.is_empty() else f"{duplicated.get_column('transcript_id').n_unique()} id(s) staged more than once",
+            {"duplicated_ids": duplicated.get_column("transcript_id").unique().sort().head(20).to_list()},
+        ),
+        Audit(
+            "transcripts", "repair_is_stable", not broken,
+            f"a second repair pass would change {again} of the {looked} transcripts ftfy repaired or could not settle"
+            + (" (the repair itself is broken)" if broken else ""),
+            {"changed_by_second_pass": again, "looked_at": looked},
+        ),
+    ]
+
+
+def _publish(run: CoreRun, warehouse: Warehouse, pool, scratch: str, *, kept: pl.DataFrame, read: pl.DataFrame, batch: str | None, now: dt.datetime) -> None:
+    """Meet the published tables, stage every touched file, audit the contracts, commit (under the write lock)."""
+    _recover_locked(warehouse)
+    warehouse.clear_staging()
+    published = warehouse.read("transcripts", columns=list(PUBLISHED_KEYS))
+    if published is None:
+        published = pl.DataFrame(schema={c: kept.schema[c] for c in PUBLISHED_KEYS})
+    plan = resolve_against_published(kept, published, read, detected_at=now)
+    bucketed = lambda frame: frame.with_columns(bucket_of(pl.col("transcript_id")).alias(BUCKET_COLUMN))  # noqa: E731
+    drop_batch, drop_pub = bucketed(plan.drop_from_batch), bucketed(plan.drop_published)
+    spilled = {tuple(v.split("=", 1)[1] for v in d.relative_to(Path(scratch) / "transcripts").parts) for d in (Path(scratch) / "transcripts").glob("split=*/bucket=*")}
+    targets = sorted(spilled | set(drop_pub.select("split", BUCKET_COLUMN).unique().rows()))
+
+    def only(frame: pl.DataFrame, target: tuple[str, str]) -> pl.DataFrame:
+        return frame.filter((pl.col("split") == target[0]) & (pl.col(BUCKET_COLUMN) == target[1])).select("transcript_id")
+
+    commit = Commit(warehouse, label=batch or "")
+    try:
+        calls = [
+            (_stage_file, str(warehouse.uri), commit.id, table, target, scratch, only(drop_batch, target), only(drop_pub, target))
+            for table in BUCKETED_TABLES
+            for target in targets
+        ]
+        calls.append((_stage_file, str(warehouse.uri), commit.id, "quarantine", (None, "0"), scratch, None, None, plan.quarantine, read, plan.winners))
+        staged: list[_Staged] = run_calls(pool, calls)
+        violations = {}
+        for done in staged:
+            commit.adopt(done.moves, done.deletes)
+            run.rows[done.table] = run.rows.get(done.table, 0) + done.rows_in_batch
+            run.files_written[done.table] = run.files_written.get(done.table, 0) + len(done.moves) + len(done.deletes)
+            run.seconds["write_validate"] = run.seconds.get("write_validate", 0.0) + done.validate_s
+            if done.violation is not None:
+                violations.setdefault(done.table, []).append(done.violation)
+            if done.new_rows is not None:
+                run.new_quarantine = done.new_rows
+        for table in TABLES:
+            cases = violations.get(table)
+            run.audits.append(
+                Audit(
+                    table, "matches_contract", cases is None,
+                    "every row about to be written satisfies the table's pandera model" if cases is None else "rows about to be written break the contract",
+                    {} if cases is None else {"failure_cases": pl.concat(cases, how="diagonal_relaxed").head(20).to_dicts()},
+                )
+            )
+        if violations:
+            raise AuditFailed(run.audits)
+        if batch is not None:
+            mark = {"batch": batch, "published_at": now.isoformat(), "files_read": run.files_read, "rows": run.rows}
+            commit.stage_bytes(warehouse.root / PUBLISHED_MARKS / f"{batch}.json", json.dumps(mark).encode())
+        commit.commit()
+    except BaseException:
+        commit.abort()
+        raise
+    run.published = True
+    for table in TABLES:
+        run.rows_in_table[table] = warehouse.row_count(table)
+
+
+def _known_sources(warehouse: Warehouse, files: list[RawFile]) -> pl.DataFrame:
+    """(source_file, source_sha256) already in the warehouse, for the run's files only."""
+    paths = pl.DataFrame({"source_file": [f.relative for f in files]}, schema={"source_file": pl.String})
+    return warehouse.known_sources().join(paths, on="source_file", how="semi")
+
+
+def _known_of(known: pl.DataFrame | None, files: list[RawFile]) -> pl.DataFrame | None:
+    if known is None or known.is_empty():
+        return None
+    return known.filter(pl.col("source_file").is_in([f.relative for f in files]))
 
 
 def run_calls(pool: ProcessPoolExecutor | None, calls: list[tuple]) -> list:
@@ -380,20 +596,17 @@ def _batches_sharing_ids(keys: list[pl.DataFrame]) -> list[int]:
     return sorted(shared.get_column("_batch").unique().to_list())
 
 
-def prune_missing(raw_root: Path, warehouse_root: Path) -> dict[str, int]:
+def prune_missing(raw_root: Path, warehouse_root: Path | str) -> dict[str, int]:
     """Make the warehouse mirror the raw folder: drop transcripts whose id no file holds any more.
 
     Not part of a normal run (the warehouse keeps what it once ingested); an
     operator asks for it. Every file is read to learn which ids exist; an id
     whose file now holds only a broken version is kept (its last good version
-    stays). Quarantine rows of files that are gone are dropped too.
+    stays). Quarantine rows of files that are gone are dropped too. One commit.
     """
     from etl_project.lib.batches import scan
 
-    warehouse = Warehouse(warehouse_root)
     records, _ = read_raw_folder(raw_root)
     present = records.select("transcript_id").drop_nulls().unique()
-    removed = {table: warehouse.prune(table, present) for table in ("transcripts", "turns", "theme_flags")}
     files = scan(raw_root).select(pl.col("path").alias("source_file"))
-    removed["quarantine"] = warehouse.prune("quarantine", files)
-    return removed
+    return Warehouse(warehouse_root).prune({**dict.fromkeys(BUCKETED_TABLES, present), "quarantine": files})

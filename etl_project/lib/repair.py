@@ -189,3 +189,34 @@ def repair_column(frame: pl.DataFrame, column: str = "text", *, where: pl.Expr |
         frame.get_column(column).scatter(rows, repaired.get_column("fixed")),
         frame.get_column("n_repairs").scatter(rows, repaired.get_column("n")),
     )
+
+
+def _bad_lines(text: str) -> int:
+    return sum(1 for line in text.split("\n") if is_bad(line))
+
+
+def still_damaged(texts: pl.Series) -> pl.Series:
+    """Per text: does ftfy's own badness heuristic (``ftfy.badness.is_bad``) fire on any line?
+
+    Run on repaired text, True means mojibake may be left (or legitimate text that merely looks
+    like it: the heuristic is a judgement, so this marks, never rejects). Only texts the
+    vectorised gate (:data:`MAY_NEED_FTFY_PATTERN`, a superset of ``is_bad``) selects reach Python.
+    """
+    gate = texts.str.contains(MAY_NEED_FTFY_PATTERN).fill_null(False)
+    out = pl.repeat(False, texts.len(), dtype=pl.Boolean, eager=True)
+    if not gate.any():
+        return out
+    rows = gate.arg_true()
+    bad = texts.gather(rows).map_elements(_bad_lines, return_dtype=pl.Int64) > 0
+    return out.scatter(rows, bad)
+
+
+def changed_by_second_pass(texts: pl.Series) -> pl.Series:
+    """Per (already repaired) text: would repairing it again change it? Only a broken repair says yes often."""
+    gate = texts.str.contains(MAY_NEED_FTFY_PATTERN).fill_null(False)
+    out = pl.repeat(False, texts.len(), dtype=pl.Boolean, eager=True)
+    if not gate.any():
+        return out
+    rows = gate.arg_true()
+    again = repair_lines(texts.gather(rows)).get_column("n") > 0
+    return out.scatter(rows, again)

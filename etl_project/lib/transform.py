@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pandera.errors
 import polars as pl
 
-from etl_project.lib.repair import repair_column
+from etl_project.lib.repair import repair_column, still_damaged
 from etl_project.lib.turns import split_turns
 from etl_project.schemas import (
     KNOWN_ID_PATTERN,
@@ -76,8 +76,14 @@ def identify(records: pl.DataFrame, *, max_transcript_chars: int = DEFAULT_MAX_T
 
 
 def repair(frame: pl.DataFrame) -> pl.DataFrame:
-    """Repair the text of records not rejected; add ``n_repairs`` and ``text_sha256``."""
+    """Repair the text of records not rejected; add ``n_repairs``, ``residual_mojibake`` and ``text_sha256``."""
     out = repair_column(frame, "text", where=_OK)
+    ok = out.select(_OK.fill_null(False)).to_series()
+    residual = pl.repeat(False, out.height, dtype=pl.Boolean, eager=True)
+    if ok.any():
+        rows = ok.arg_true()
+        residual = residual.scatter(rows, still_damaged(out.get_column("text").gather(rows)))
+    out = out.with_columns(residual.alias("residual_mojibake"))
     return out.with_columns(
         pl.col("text")
         .map_elements(lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest(), return_dtype=pl.String, skip_nulls=True)
@@ -86,6 +92,24 @@ def repair(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 DUPLICATE_KEYS = ("transcript_id", "text_sha256", "source_file", "source_record")
+
+
+DUPLICATE_REASON_PREFIX = "duplicate transcript id '"
+
+
+def duplicate_reason(transcript_id: pl.Expr, kept_where: pl.Expr) -> pl.Expr:
+    """The quarantine reason of a copy that lost to another copy of its id with different text."""
+    return pl.format(DUPLICATE_REASON_PREFIX + "{}' with different text; kept the copy from {} (first in path order)", transcript_id, kept_where)
+
+
+def where_of(source_file: pl.Expr, source_record: pl.Expr) -> pl.Expr:
+    """A record's place as the reasons name it: ``file`` or ``file row N``."""
+    return pl.format("{} {}", source_file, source_record).str.strip_chars()
+
+
+def record_ordinal(source_record: pl.Expr) -> pl.Expr:
+    """The number in ``row N`` / ``line N`` (0 for a whole-file record): path order within a file."""
+    return source_record.str.extract(r"([0-9]+)$", 1).cast(pl.Int64, strict=False).fill_null(0)
 
 
 def duplicate_outcomes(keys: pl.DataFrame, *, position: str) -> pl.DataFrame:
@@ -106,7 +130,7 @@ def duplicate_outcomes(keys: pl.DataFrame, *, position: str) -> pl.DataFrame:
             "transcript_id",
             pl.col("text_sha256").alias("_kept_sha"),
             pl.col(position).alias("_kept_pos"),
-            pl.format("{} {}", "source_file", "source_record").str.strip_chars().alias("_kept_where"),
+            where_of(pl.col("source_file"), pl.col("source_record")).alias("_kept_where"),
         )
     )
     joined = keys.join(first, on="transcript_id", how="left")
@@ -116,15 +140,7 @@ def duplicate_outcomes(keys: pl.DataFrame, *, position: str) -> pl.DataFrame:
     return joined.join(copies, on="transcript_id", how="left").select(
         position,
         pl.when(kept).then(pl.col("_n")).cast(pl.Int32).alias("n_copies"),
-        pl.when(~kept & ~same_text)
-        .then(
-            pl.format(
-                "duplicate transcript id '{}' with different text; kept the copy from {} (first in path order)",
-                "transcript_id",
-                "_kept_where",
-            )
-        )
-        .alias("reject_reason"),
+        pl.when(~kept & ~same_text).then(duplicate_reason(pl.col("transcript_id"), pl.col("_kept_where"))).alias("reject_reason"),
         (~kept & same_text).alias("_copy"),
     )
 
@@ -253,4 +269,83 @@ def quarantine_rows(rejected: pl.DataFrame, *, detected_at: dt.datetime) -> pl.D
         .with_columns(pl.lit(detected_at).cast(pl.Datetime("us", "UTC")).alias("detected_at"))
         .select(list(QuarantineModel.to_schema().columns))
         .sort("source_file", "source_record", "transcript_id", nulls_last=True)
+    )
+
+
+# ------------------------------------------------------------------ a batch against the published tables
+
+PUBLISHED_KEYS = ("transcript_id", "split", "source_file", "source_record", "text_sha256", "source_sha256")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How a batch's transcripts meet the published ones (:func:`resolve_against_published`)."""
+
+    drop_from_batch: pl.DataFrame  # transcript_id, split: batch copies that lose to a published copy
+    drop_published: pl.DataFrame  # transcript_id, split: published rows to remove (their file was read again)
+    quarantine: pl.DataFrame  # new quarantine rows: the losing copies with different text
+    winners: pl.DataFrame  # transcript_id, kept_where: ids whose duplicate reasons must name this copy
+
+
+def resolve_against_published(kept: pl.DataFrame, published: pl.DataFrame, read: pl.DataFrame, *, detected_at: dt.datetime) -> Resolution:
+    """The one duplicate rule across batches: the warehouse ends as if every copy had arrived at once.
+
+    ``kept``: the batch's transcripts (:data:`PUBLISHED_KEYS`); ``published``: the same columns of the
+    transcripts table; ``read``: ``source_file`` of every file this batch read.
+
+    * A file read again owns what it produced before: its published rows are dropped
+      (``drop_published``), and whatever the file holds now comes in with the batch. An id edited
+      out of a file, or a file edited into something invalid, leaves no ghost behind.
+    * Any other published copy of a batch id is a duplicate from another file. As within one batch,
+      the copy first in path order (file, then row or line number) wins: the other copy is folded
+      away when its text is identical, and quarantined naming the winner when it differs. So the
+      same copies give the same tables whether they come in one batch, two batches, or two
+      partitions days apart, in either order.
+    """
+    owned = published.join(read.select("source_file").unique(), on="source_file", how="semi")
+    others = published.join(owned.select("transcript_id"), on="transcript_id", how="anti")
+    pairs = kept.join(others, on="transcript_id", how="inner", suffix="_pub")
+    batch_first = (pl.col("source_file") < pl.col("source_file_pub")) | (
+        (pl.col("source_file") == pl.col("source_file_pub")) & (record_ordinal(pl.col("source_record")) < record_ordinal(pl.col("source_record_pub")))
+    )
+    same = pl.col("text_sha256") == pl.col("text_sha256_pub")
+    pairs = pairs.with_columns(batch_first.alias("_batch_wins"), same.alias("_same"))
+    when = pl.lit(detected_at).cast(pl.Datetime("us", "UTC"))
+    batch_where, pub_where = where_of(pl.col("source_file"), pl.col("source_record")), where_of(pl.col("source_file_pub"), pl.col("source_record_pub"))
+    losing_batch = pairs.filter(~pl.col("_batch_wins") & ~pl.col("_same")).select(
+        "source_file", "source_record", "transcript_id", duplicate_reason(pl.col("transcript_id"), pub_where).alias("reason"), "source_sha256", when.alias("detected_at")
+    )
+    losing_published = pairs.filter(pl.col("_batch_wins") & ~pl.col("_same")).select(
+        pl.col("source_file_pub").alias("source_file"),
+        pl.col("source_record_pub").alias("source_record"),
+        "transcript_id",
+        duplicate_reason(pl.col("transcript_id"), batch_where).alias("reason"),
+        pl.col("source_sha256_pub").alias("source_sha256"),
+        when.alias("detected_at"),
+    )
+    winners = pairs.filter(~pl.col("_same")).select(
+        "transcript_id", pl.when(pl.col("_batch_wins")).then(batch_where).otherwise(pub_where).alias("kept_where")
+    )
+    return Resolution(
+        drop_from_batch=pairs.filter(~pl.col("_batch_wins")).select("transcript_id", "split"),
+        drop_published=owned.select("transcript_id", "split"),
+        quarantine=pl.concat([losing_batch, losing_published]).select(list(QuarantineModel.to_schema().columns)),
+        winners=winners,
+    )
+
+
+def rename_duplicate_winners(quarantine: pl.DataFrame, winners: pl.DataFrame) -> pl.DataFrame:
+    """Duplicate reasons of ``quarantine`` rows for ids in ``winners`` name the copy that now stands."""
+    if winners.is_empty() or quarantine.is_empty():
+        return quarantine
+    is_duplicate = pl.col("reason").str.starts_with(DUPLICATE_REASON_PREFIX)
+    return (
+        quarantine.join(winners.unique("transcript_id"), on="transcript_id", how="left")
+        .with_columns(
+            pl.when(is_duplicate & pl.col("kept_where").is_not_null())
+            .then(duplicate_reason(pl.col("transcript_id"), pl.col("kept_where")))
+            .otherwise(pl.col("reason"))
+            .alias("reason")
+        )
+        .drop("kept_where")
     )

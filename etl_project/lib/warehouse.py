@@ -34,8 +34,12 @@ apart by a Dagster concurrency pool (see the README's cluster section).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
+import json
 import os
+import shutil
+import socket
 import time
 import uuid
 from collections.abc import Sequence
@@ -56,6 +60,17 @@ UNBUCKETED = "0"
 STAGING = "_staging"
 LOCKS = "_locks"
 PART_FILE = "part-0.parquet"  # the one file of an unbucketed table (quarantine)
+WRITE_LOCK = "warehouse"  # held by a writer from reading what it merges until its commit is applied
+
+
+def _name_holder(handle, extra: dict | None) -> dict:
+    """Write who holds a lock into its (locked) file: pid, host, since, plus ``extra``."""
+    record = {"pid": os.getpid(), "host": socket.gethostname(), "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **(extra or {})}
+    handle.seek(0)
+    handle.truncate(0)
+    handle.write(json.dumps(record))
+    handle.flush()
+    return record
 
 
 def part_name(bucket: str) -> str:
@@ -197,24 +212,34 @@ class Warehouse:
         folder = self.table_dir(table) if partition is None else self.table_dir(table) / f"{partition_by}={partition}"
         return folder / part_name(bucket)
 
-    def prune(self, table: str, keep: pl.DataFrame) -> int:
-        """Drop rows whose key (the columns of ``keep``) is not in ``keep``; returns the rows removed.
+    def prune(self, keep: dict[str, pl.DataFrame]) -> dict[str, int]:
+        """Drop rows whose key (the columns of ``keep[table]``) is not in ``keep[table]``, for each
+        table, as one commit under the write lock; returns the rows removed per table.
 
-        File by file, under the table's lock: a file left empty is deleted, any
-        other is replaced atomically, untouched files are not rewritten.
+        A file left empty is deleted, any other is replaced, untouched files are not rewritten.
         """
-        removed = 0
-        with self.locked(table):
-            for path in self.partition_files(table):
-                frame = self.read_file(path)
-                kept = frame.join(keep, on=keep.columns, how="semi")
-                if kept.height == frame.height:
-                    continue
-                removed += frame.height - kept.height
-                if kept.is_empty():
-                    self.delete_file(path)
-                else:
-                    self.replace_file_atomically(path, kept, table)
+        from etl_project.lib.commit import Commit, _recover_locked
+
+        removed = dict.fromkeys(keep, 0)
+        with self.locked():
+            _recover_locked(self)
+            commit = Commit(self, label="prune")
+            try:
+                for table, kept_keys in keep.items():
+                    for path in self.partition_files(table):
+                        frame = self.read_file(path)
+                        kept = frame.join(kept_keys, on=kept_keys.columns, how="semi")
+                        if kept.height == frame.height:
+                            continue
+                        removed[table] += frame.height - kept.height
+                        if kept.is_empty():
+                            commit.stage_delete(path)
+                        else:
+                            commit.stage_frame(path, kept, table)
+                commit.commit()
+            except BaseException:
+                commit.abort()
+                raise
         return removed
 
     def known_sources(self) -> pl.DataFrame:
@@ -233,57 +258,77 @@ class Warehouse:
         return pl.concat(frames).drop_nulls().unique()
 
     @contextlib.contextmanager
-    def locked(self, table: str):
-        """Hold the table's write lock (an advisory file lock) for a read-merge-write.
+    def locked(self, name: str = WRITE_LOCK, *, holder: dict | None = None):
+        """Hold the lock ``name`` (default: the warehouse's write lock) while the block runs.
 
-        Object stores have no such lock: there a Dagster concurrency pool keeps
-        a table's writers apart, and, when ``ETL_WAREHOUSE_LOCK_URL`` is set, a
-        PostgreSQL advisory lock (:mod:`etl_project.lib.locks`) too.
+        Locally an advisory file lock (``_locks/<name>.lock``), which the kernel drops when its
+        process dies, even by SIGKILL: no lock outlives its holder. The file names the holder
+        (pid, host, since, and whatever ``holder`` adds) for ``etl-project status``. Object stores
+        have no such lock: there a PostgreSQL advisory lock (:mod:`etl_project.lib.locks`, when
+        ``ETL_WAREHOUSE_LOCK_URL`` is set) serves, with the same property.
         """
         if not self.is_local:
             from etl_project.lib.locks import remote_lock
 
-            with remote_lock(self.uri, table):
+            with remote_lock(self.uri, name):
                 yield
             return
         locks = self.root / LOCKS
         locks.mkdir(parents=True, exist_ok=True)
-        with open(locks / f"{table}.lock", "a+") as handle:
+        with open(locks / f"{name}.lock", "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                _name_holder(handle, holder)
                 yield
             finally:
+                handle.truncate(0)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    # ------------------------------------------------------------ writing
+    @contextlib.contextmanager
+    def try_locked(self, name: str, *, holder: dict | None = None):
+        """Like :meth:`locked` without waiting: yields None when another process holds the lock
+        (``lock_holder`` says who), else the holder record written. Always yields on object stores
+        without a lock server."""
+        if not self.is_local:
+            from etl_project.lib.locks import remote_try_lock
 
-    def write_partitioned(
-        self,
-        table: str,
-        frame: pl.DataFrame,
-        *,
-        partition_by: str | None,
-        sort_by: Sequence[str],
-        bucket_by: str | None = "transcript_id",
-    ) -> list[Path]:
-        """Atomically replace each (partition, bucket) file present in ``frame``; other files stay."""
-        frame = frame.sort(sort_by).with_columns(
-            (bucket_of(pl.col(bucket_by)) if bucket_by else pl.lit(UNBUCKETED)).alias(BUCKET_COLUMN)
-        )
-        keys = [c for c in (partition_by, BUCKET_COLUMN) if c]
-        if partition_by is None and frame.is_empty():  # an empty unpartitioned table is still a file readers can open
-            return [self.replace_file_atomically(self._file(table, None, UNBUCKETED), frame.drop(BUCKET_COLUMN), table)]
-        written = []
-        groups = frame.select(keys).unique(maintain_order=True)
-        if groups.height == 1:  # one file (the usual case: the core publishes file by file): no copy per group
-            parts = [(groups.row(0), frame)]
-        else:
-            parts = frame.group_by(keys, maintain_order=True)
-        for values, part in parts:
-            partition, bucket = (values[0], values[1]) if partition_by else (None, values[0])
-            target = self._file(table, partition, bucket, partition_by or "split")
-            written.append(self.replace_file_atomically(target, part.drop(keys), table))
-        return sorted(written)
+            with remote_try_lock(self.uri, name) as got:
+                yield {} if got else None
+            return
+        locks = self.root / LOCKS
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{name}.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield None
+                return
+            try:
+                yield _name_holder(handle, holder)
+            finally:
+                handle.truncate(0)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def lock_holder(self, name: str = WRITE_LOCK) -> dict | None:
+        """Who holds the lock ``name`` now (its record), or None when nobody does (local warehouses)."""
+        if not self.is_local:
+            return None
+        path = self.root / LOCKS / f"{name}.lock"
+        if not path.is_file():
+            return None
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                try:
+                    return json.loads(handle.read() or "{}")
+                except ValueError:
+                    return {}
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
+    # ------------------------------------------------------------ writing
 
     def replace_file_atomically(self, target: Path | PurePosixPath, frame: pl.DataFrame, table: str) -> Path | PurePosixPath:
         """Write ``frame`` to ``target`` so that readers see the old file or the new one, never a torn one."""
@@ -328,10 +373,12 @@ class Warehouse:
         return target
 
     def clear_staging(self) -> int:
-        """Remove leftovers of writers that died mid-write; returns how many files were removed.
+        """Remove leftovers of writers that died mid-write; returns how many entries were removed.
 
-        A staging file is named ``<table>-<pid>-<uuid>.parquet``; it is a leftover
-        when its process no longer runs. Files of live writers are left alone.
+        Staging entries are ``<table>-<pid>-<uuid>.parquet`` files and ``commit-<pid>-<id>`` folders;
+        an entry is a leftover when its process no longer runs. Entries of live writers are left
+        alone; anything else found there (a stray file or folder) is removed too, so it can never
+        stop a write.
         """
         if not self.is_local:
             return 0
@@ -340,13 +387,27 @@ class Warehouse:
             return 0
         removed = 0
         for leftover in staging.iterdir():
-            parts = leftover.name.split("-")
-            pid = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
+            pid = _pid_in_name(leftover.name)
             if pid is not None and pid != os.getpid() and _alive(pid):
                 continue
-            leftover.unlink(missing_ok=True)
+            if pid == os.getpid() and leftover.name.startswith("commit-"):
+                continue  # a commit of this process being staged (another thread's)
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
             removed += 1
         return removed
+
+
+def _pid_in_name(name: str) -> int | None:
+    """The writer's pid in a staging entry's name (``<table>-<pid>-<uuid>...`` or ``commit-<pid>-<id>``)."""
+    parts = name.split("-")
+    if name.startswith("commit-") and len(parts) >= 3 and parts[1].isdigit():
+        return int(parts[1])
+    if len(parts) >= 3 and parts[-2].isdigit():
+        return int(parts[-2])
+    return None
 
 
 def _alive(pid: int) -> bool:
@@ -408,67 +469,71 @@ class ContractViolation(ValueError):
 
 
 @dataclass(frozen=True)
-class Published:
-    """What one upsert did to a table."""
+class FileMerge:
+    """What merging a run's rows into one warehouse file did."""
 
-    table: str
     rows_in_batch: int
-    rows_in_touched_partitions: int
-    files: list[Path]
+    rows_in_file: int
     merged: pl.DataFrame
-    rows_in_table: int
-    validate_s: float = 0.0  # pandera validation of the merged rows
-    write_s: float = 0.0  # the whole publish, when the caller measures it (the core does)
+    validate_s: float
 
 
-def publish_table(
+def merge_file(
     warehouse: Warehouse,
+    commit,
     *,
     table: str,
     model: type,
-    batch: pl.DataFrame,
+    target: tuple[str | None, str],
+    batch: pl.DataFrame | None,
     key: Sequence[str],
     sort_by: Sequence[str],
+    existing: pl.DataFrame | None = None,
+    drop: pl.DataFrame | None = None,
     partition_by: str | None = "split",
-    replaces: pl.DataFrame | None = None,
     carry: tuple[str, Sequence[str]] | None = None,
-) -> Published:
-    """Upsert ``batch`` into ``table``: read the touched partitions, merge, validate, write.
+    transform=None,
+) -> FileMerge:
+    """Stage the next version of one warehouse file in ``commit``: the published rows (``existing``,
+    as read by the caller) minus those matching ``drop`` (on its columns) and those the ``batch``
+    replaces (same ``key``), plus the batch's rows; then ``transform`` (a function of the merged rows).
 
-    ``replaces`` (a frame of key-column values, e.g. source files read this run)
-    names existing rows to drop besides the batch's own keys; ``carry`` =
-    (column, unchanged_if) keeps first-seen timestamps of unchanged rows. The
-    merged rows are validated against ``model`` (a pandera model) before any
-    file is touched: a violation raises :class:`ContractViolation`.
+    ``carry`` = (column, unchanged_if) keeps first-seen timestamps of unchanged rows. The merged rows
+    are validated against ``model`` (a pandera model) before anything is staged: a violation raises
+    :class:`ContractViolation`. A file left empty is staged for deletion.
     """
     import pandera.errors
 
     key = list(key)
-    bucket_by = "transcript_id" if partition_by is not None else None
-    with warehouse.locked(table):
-        warehouse.clear_staging()
-        if bucket_by is None:
-            touched = None
-        else:
-            touched = batch.select(pl.col(partition_by), bucket_of(pl.col(bucket_by))).unique().rows()
-        existing = None if touched == [] else warehouse.read(table, files=touched)
-        if existing is not None:
-            existing = existing.select(batch.columns)
-        if carry is not None:
-            batch = carry_forward(batch, existing, column=carry[0], key=key, unchanged_if=list(carry[1]))
-        merged = upsert(existing, batch, key)
-        if replaces is not None and existing is not None:
-            stale = existing.join(replaces, on=replaces.columns, how="semi").join(batch.select(key), on=key, how="anti")
-            merged = merged.join(stale.select(key), on=key, how="anti")
-        clock = time.perf_counter()
-        try:
-            model.validate(merged, lazy=True)
-        except pandera.errors.SchemaErrors as exc:
-            raise ContractViolation(table, exc.failure_cases) from exc
-        validate_s = time.perf_counter() - clock
-        if merged.is_empty() and bucket_by is not None:
-            files: list[Path] = []
-        else:
-            files = warehouse.write_partitioned(table, merged, partition_by=partition_by, sort_by=sort_by, bucket_by=bucket_by)
-        rows_in_table = warehouse.row_count(table)
-    return Published(table, batch.height, merged.height, files, merged, rows_in_table, validate_s)
+    partition, bucket = target
+    columns = list(model.to_schema().columns)
+    if batch is None:
+        batch = existing.head(0) if existing is not None else None
+    published = None
+    if existing is not None:
+        published = existing = existing.select(batch.columns if batch is not None else columns)
+        if drop is not None and drop.height:
+            existing = existing.join(drop, on=drop.columns, how="anti")
+    if batch is not None and carry is not None:
+        batch = carry_forward(batch, existing, column=carry[0], key=key, unchanged_if=list(carry[1]))
+    merged = upsert(existing, batch, key) if batch is not None else existing
+    if merged is None:
+        return FileMerge(0, 0, pl.DataFrame(), 0.0)
+    if transform is not None:
+        merged = transform(merged)
+    clock = time.perf_counter()
+    try:
+        model.validate(merged, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        raise ContractViolation(table, exc.failure_cases) from exc
+    validate_s = time.perf_counter() - clock
+    path = warehouse._file(table, partition, bucket, partition_by or "split")
+    if published is not None and merged.height == published.height and merged.sort(sort_by, nulls_last=True).equals(published.sort(sort_by, nulls_last=True)):
+        pass  # nothing changed: the published file stays as it is
+    elif merged.is_empty() and partition_by is not None:
+        if warehouse.exists(path):
+            commit.stage_delete(path)
+    else:
+        out = merged.sort(sort_by, nulls_last=True)
+        commit.stage_frame(path, out.drop(partition_by) if partition_by else out, table)
+    return FileMerge(0 if batch is None else batch.height, merged.height, merged, validate_s)
