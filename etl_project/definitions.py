@@ -7,16 +7,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from etl_project.defs.ingest.assets import raw_transcripts
 from etl_project.defs.ingest.sensors import alert_on_run_failure, daily_safety_net, raw_folder_sensor
 from etl_project.defs.jobs import warehouse_job
 from etl_project.defs.profiles import build_profile
 from etl_project.defs.quality.checks import ALL_CHECKS
 from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
-from etl_project.defs.themes.assets import theme_flags
 from etl_project.defs.themes.report import theme_report
-from etl_project.defs.transform.assets import repaired_transcripts, staged_tables
-from etl_project.defs.warehouse.assets import quarantine, transcripts, turns
+from etl_project.defs.warehouse.assets import warehouse_tables
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +23,8 @@ def path_setting(variable: str, default: Path) -> str | dg.EnvVar:
     return dg.EnvVar(variable) if os.environ.get(variable) else str(default)
 
 
-ALL_ASSETS = [raw_transcripts, repaired_transcripts, staged_tables, transcripts, turns, quarantine, theme_flags, theme_report]
+ALL_ASSETS = [warehouse_tables, theme_report]
+RAW_FOLDER_SETTINGS = {"batch_max_files": "ETL_BATCH_MAX_FILES", "batch_max_mb": "ETL_BATCH_MAX_MB", "quiet_seconds": "ETL_QUIET_SECONDS"}
 
 
 def build_resources() -> dict:
@@ -34,7 +32,10 @@ def build_resources() -> dict:
     webhook = dg.EnvVar("ETL_ALERT_WEBHOOK_URL") if os.environ.get("ETL_ALERT_WEBHOOK_URL") else None
     alerts = dg.EnvVar("ETL_ALERTS_FILE") if os.environ.get("ETL_ALERTS_FILE") else None
     return {
-        "raw_folder": RawFolder(path=path_setting("ETL_RAW_DIR", PROJECT_ROOT / "data" / "raw")),
+        "raw_folder": RawFolder(
+            path=path_setting("ETL_RAW_DIR", PROJECT_ROOT / "data" / "raw"),
+            **{field: int(os.environ[variable]) for field, variable in RAW_FOLDER_SETTINGS.items() if os.environ.get(variable)},
+        ),
         "warehouse": warehouse,
         "alerter": Alerter(warehouse=warehouse, webhook_url=webhook, alerts_path=alerts),
     }

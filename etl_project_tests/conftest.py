@@ -52,6 +52,35 @@ def resources_for(raw: Path, warehouse: Path, **alerter_options) -> dict:
     return {"raw_folder": RawFolder(path=str(raw)), "warehouse": wh, "alerter": Alerter(warehouse=wh, **alerter_options)}
 
 
+def job_for(raw: Path, warehouse: Path, **alerter_options):
+    """The project's real ``warehouse_job`` (assets, checks, job from etl_project.definitions) on temp folders."""
+    import dagster as dg
+
+    from etl_project.definitions import ALL_ASSETS
+    from etl_project.defs.jobs import warehouse_job
+    from etl_project.defs.quality.checks import ALL_CHECKS
+
+    defs = dg.Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS, jobs=[warehouse_job], resources=resources_for(raw, warehouse, **alerter_options))
+    return defs.resolve_job_def("warehouse_job")
+
+
+def run_batches(raw: Path, warehouse: Path, keys: list[str], *, instance=None, reprocess: bool = False, **alerter_options) -> list:
+    """One run of the real job per batch key, as the sensor or ``etl-project run`` would start them."""
+    import dagster as dg
+
+    from etl_project.defs.ingest.partitions import ingest_batches
+
+    instance = instance or dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(ingest_batches.name, keys)
+    job = job_for(raw, warehouse, **alerter_options)
+    return [
+        job.execute_in_process(
+            instance=instance, partition_key=key, run_config={"ops": {"warehouse_tables": {"config": {"reprocess": reprocess}}}}, raise_on_error=False
+        )
+        for key in keys
+    ]
+
+
 def materialize_all(
     raw: Path,
     warehouse: Path,
@@ -59,29 +88,16 @@ def materialize_all(
     expect_success: bool = True,
     reprocess: bool = False,
     instance=None,
-    extra_assets: list | None = None,
+    caps: dict | None = None,
     **alerter_options,
 ):
-    """Claim the pending raw files as a batch and materialize every asset and check for it."""
-    import dagster as dg
-
-    from etl_project.definitions import ALL_ASSETS
-    from etl_project.defs.ingest.partitions import ingest_batches
-    from etl_project.defs.quality.checks import ALL_CHECKS
+    """Claim the pending raw files as batches and run the real job for each; returns the last run's result."""
     from etl_project.lib.batches import claim_pending
     from etl_project.lib.warehouse import Warehouse
 
-    instance = instance or dg.DagsterInstance.ephemeral()
-    key, _ = claim_pending(Warehouse(warehouse), raw, everything=reprocess)
-    instance.add_dynamic_partitions(ingest_batches.name, [key])
-    result = dg.materialize(
-        [*ALL_ASSETS, *ALL_CHECKS, *(extra_assets or [])],
-        resources=resources_for(raw, warehouse, **alerter_options),
-        instance=instance,
-        partition_key=key,
-        run_config={"ops": {"raw_transcripts": {"config": {"reprocess": reprocess}}}},
-        raise_on_error=False,
-    )
+    keys, _ = claim_pending(Warehouse(warehouse), raw, everything=reprocess, **(caps or {}))
+    results = run_batches(raw, warehouse, keys, instance=instance, reprocess=reprocess, **alerter_options)
     if expect_success:
-        assert result.success, [e.message for e in result.all_events if e.is_failure]
-    return result
+        for result in results:
+            assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return results[-1]

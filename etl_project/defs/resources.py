@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from etl_project.lib.alerts import Alert, send
+from etl_project.lib.batches import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 from etl_project.lib.readers import DEFAULT_MAX_FILE_BYTES
 from etl_project.lib.transform import DEFAULT_MAX_TRANSCRIPT_CHARS
 from etl_project.lib.warehouse import Warehouse
@@ -20,6 +21,13 @@ class RawFolder(dg.ConfigurableResource):
     path: str = Field(description="Folder of raw transcript files; relative paths are relative to the working directory.")
     max_file_mb: int = Field(default=DEFAULT_MAX_FILE_BYTES // 2**20, description="Files larger than this are quarantined unread.")
     max_transcript_chars: int = Field(default=DEFAULT_MAX_TRANSCRIPT_CHARS, description="Transcripts longer than this are quarantined.")
+    batch_max_files: int = Field(default=DEFAULT_MAX_FILES, description="An ingest batch (one partition, one run) claims at most this many files (ETL_BATCH_MAX_FILES).")
+    batch_max_mb: int = Field(default=DEFAULT_MAX_BYTES // 2**20, description="... and about this many MiB of files (ETL_BATCH_MAX_MB); a bigger single file is a batch alone.")
+    quiet_seconds: int = Field(
+        default=10,
+        description="The sensor and the schedule claim a file only when it has not changed for this long, so a file still "
+        "being copied in is never read half-written (ETL_QUIET_SECONDS).",
+    )
 
     @property
     def root(self) -> Path:
@@ -28,6 +36,11 @@ class RawFolder(dg.ConfigurableResource):
     @property
     def max_file_bytes(self) -> int:
         return self.max_file_mb * 2**20
+
+    @property
+    def caps(self) -> dict[str, int]:
+        """The size cap of an ingest batch, as :func:`etl_project.lib.batches.claim` takes it."""
+        return {"max_files": self.batch_max_files, "max_bytes": self.batch_max_mb * 2**20}
 
 
 class WarehouseResource(dg.ConfigurableResource):

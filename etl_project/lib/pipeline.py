@@ -46,6 +46,7 @@ from pathlib import Path
 
 import polars as pl
 
+from etl_project.lib.batches import ERRORS, PUBLISHED
 from etl_project.lib.commit import Commit, _recover_locked
 from etl_project.lib.readers import DEFAULT_MAX_FILE_BYTES, RawFile, discover, read_files, read_raw_folder
 from etl_project.lib.repair import changed_by_second_pass
@@ -88,7 +89,6 @@ BUCKETED_TABLES = ("transcripts", "turns", "theme_flags")
 DEFAULT_BATCH_BYTES = 16 * 2**20
 _POSITION = "_pos"  # a record's place in path order across batches: batch number << 32 | row
 _SPILL = ".arrow"  # scratch files are Arrow IPC, uncompressed: read back once, soon, so speed over size
-PUBLISHED_MARKS = "_batches/published"  # <batch>.json per published ingest batch, committed with its rows
 
 # The repair audit fails only when a second repair pass would still change at least this many
 # transcripts *and* this share of those ftfy looked at: a repair that does nothing, or half its job.
@@ -506,7 +506,9 @@ def _publish(run: CoreRun, warehouse: Warehouse, pool, scratch: str, *, kept: pl
             raise AuditFailed(run.audits)
         if batch is not None:
             mark = {"batch": batch, "published_at": now.isoformat(), "files_read": run.files_read, "rows": run.rows}
-            commit.stage_bytes(warehouse.root / PUBLISHED_MARKS / f"{batch}.json", json.dumps(mark).encode())
+            commit.stage_bytes(warehouse.root / PUBLISHED / f"{batch}.json", json.dumps(mark).encode())
+            if warehouse.exists(warehouse.root / ERRORS / f"{batch}.json"):
+                commit.stage_delete(warehouse.root / ERRORS / f"{batch}.json")
         commit.commit()
     except BaseException:
         commit.abort()
@@ -610,3 +612,61 @@ def prune_missing(raw_root: Path, warehouse_root: Path | str) -> dict[str, int]:
     present = records.select("transcript_id").drop_nulls().unique()
     files = scan(raw_root).select(pl.col("path").alias("source_file"))
     return Warehouse(warehouse_root).prune({**dict.fromkeys(BUCKETED_TABLES, present), "quarantine": files})
+
+
+# ------------------------------------------------------------------ one ingest batch: what every entry point runs
+
+
+class BatchBusy(RuntimeError):
+    """Another live process holds the batch's lock (it is working on the batch now)."""
+
+
+def run_batch(
+    raw_root: Path,
+    warehouse_root: Path | str,
+    key: str,
+    *,
+    reprocess: bool = False,
+    wait: bool = True,
+    holder: dict | None = None,
+    **options,
+) -> CoreRun:
+    """Run ingest batch ``key`` (its claimed files, see :mod:`etl_project.lib.batches`) through the core.
+
+    The run holds the batch's lock, so two runs never work on one batch at once: with ``wait`` the
+    second waits for the first to end and then runs (finding the batch's files already in the
+    warehouse, it publishes only what changed, usually nothing); without, it raises
+    :class:`BatchBusy` naming the holder. Files whose content is already in the warehouse are
+    skipped unless ``reprocess``. A failure is recorded for ``etl-project status`` and re-raised;
+    the batch stays unfinished.
+    """
+    from etl_project.lib.batches import batch_lock
+
+    warehouse = Warehouse(warehouse_root)
+    lock = batch_lock(key)
+    record = {"batch": key, **(holder or {})}
+    if not wait:
+        with warehouse.try_locked(lock, holder=record) as got:
+            if got is None:
+                raise BatchBusy(f"batch {key} is being run by {_describe(warehouse.lock_holder(lock))}")
+            return _run_locked_batch(raw_root, warehouse, key, reprocess, record, options)
+    with warehouse.locked(lock, holder=record):
+        return _run_locked_batch(raw_root, warehouse, key, reprocess, record, options)
+
+
+def _run_locked_batch(raw_root: Path, warehouse: Warehouse, key: str, reprocess: bool, record: dict, options: dict) -> CoreRun:
+    from etl_project.lib.batches import files_of, record_failure
+
+    try:
+        return run_core(raw_root, warehouse.uri, only=files_of(warehouse, key), skip_unchanged=not reprocess, batch=key, holder=record, **options)
+    except BaseException as exc:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        record_failure(warehouse, key, reason, record.get("run_id"))
+        raise
+
+
+def _describe(holder: dict | None) -> str:
+    if not holder:
+        return "another process"
+    run = f", run {holder['run_id']}" if holder.get("run_id") else ""
+    return f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}{run}"

@@ -515,7 +515,7 @@ def merge_file(
         if drop is not None and drop.height:
             existing = existing.join(drop, on=drop.columns, how="anti")
     if batch is not None and carry is not None:
-        batch = carry_forward(batch, existing, column=carry[0], key=key, unchanged_if=list(carry[1]))
+        batch = carry_forward(batch, published, column=carry[0], key=key, unchanged_if=list(carry[1]))
     merged = upsert(existing, batch, key) if batch is not None else existing
     if merged is None:
         return FileMerge(0, 0, pl.DataFrame(), 0.0)

@@ -1,100 +1,163 @@
-"""Publish: the warehouse tables analysts read, each written atomically after its contract passed."""
+"""The warehouse tables: one asset per table, all four made by one call into the pipeline's core.
 
+``warehouse_tables`` is the only place rows are made, whatever starts the run (``etl-project run``,
+the sensor, the schedule, a launch or backfill in the UI, the cluster). Its body is
+:func:`etl_project.lib.pipeline.run_batch` over the partition's files: stage in a run-owned scratch
+folder, run the blocking checks on the staged rows, then publish all four tables as one commit.
+Nothing crosses an IO manager: the step returns metadata, never frames.
+"""
+
+
+from collections.abc import Iterator
 
 import dagster as dg
-import polars as pl
+from pydantic import Field
 
 from etl_project.defs.ingest.partitions import ingest_batches
-from etl_project.defs.metadata import column_schema, counts_by, preview
+from etl_project.defs.metadata import column_schema, preview
 from etl_project.defs.profiles import WAREHOUSE_WRITES_POOL
-from etl_project.defs.resources import Alerter, WarehouseResource
+from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
 from etl_project.lib.alerts import Alert
-from etl_project.lib.warehouse import ContractViolation, Warehouse, publish_table
-from etl_project.lib.pipeline import TABLES
+from etl_project.lib.pipeline import TABLES, Audit, AuditFailed, CoreRun, run_batch
 
-CONTRACT_CHECK = "matches_contract"
+TABLE_DESCRIPTIONS = {
+    "transcripts": "One row per interview: repaired text, counts and provenance. Hive-partitioned by split.",
+    "turns": "One row per speaker turn, in interview order. Hive-partitioned by split.",
+    "theme_flags": "One row per transcript: 14 boolean theme flags with evidence (turn index and quote) for each true flag.",
+    "quarantine": "Every input that could not become a valid transcript, with the reason. One file.",
+}
+GROUP = {"transcripts": "warehouse", "turns": "warehouse", "theme_flags": "themes", "quarantine": "warehouse"}
+
+# The blocking checks: run on the staged rows, before anything is published (lib/pipeline.py).
+AUDITS: dict[tuple[str, str], str] = {
+    **{(table, "matches_contract"): "Every row about to be written satisfies the table's pandera model; nothing is published otherwise." for table in TABLES},
+    ("transcripts", "ids_unique"): "Every staged transcript id is unique (checked before publishing).",
+    ("transcripts", "repair_is_stable"): "A second repair pass changes (almost) nothing: only a broken repair fails this; text still judged "
+    "damaged is kept and marked residual_mojibake instead.",
+}
 
 
-def contract_check(table: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(
-        CONTRACT_CHECK,
-        asset=table,
-        blocking=True,
-        description="Every row about to be written satisfies the table's pandera model; nothing is written otherwise.",
+class WarehouseRunConfig(dg.Config):
+    reprocess: bool = Field(
+        default=False,
+        description="Process every file of the batch, also those whose content (SHA-256) is already in the warehouse.",
     )
 
 
-def publish(context: dg.AssetExecutionContext, warehouse: Warehouse, *, table: str, **options) -> dg.MaterializeResult:
-    """Upsert a batch into a table (see :func:`publish_table`, options from ``TABLES``) and report it.
-
-    The contract is checked on the merged rows before anything is written; a
-    violation is a pipeline bug (staged rows were validated already), so the
-    step fails, nothing is written and the previous table stays as it was.
-    """
-    try:
-        done = publish_table(warehouse, table=table, **TABLES[table], **options)
-    except ContractViolation as exc:
-        raise dg.Failure(description=str(exc), metadata={"failure_cases": preview(exc.failure_cases, rows=20)}) from exc
-    metadata: dict = {
-        "dagster/row_count": done.rows_in_table,
-        "rows_in_batch": done.rows_in_batch,
-        "rows_in_touched_files": done.rows_in_touched_partitions,
-        "files_written": len(done.files),
-        "path": str(warehouse.table_dir(table)),
-        "dagster/column_schema": column_schema(TABLES[table]["model"]),
-        "preview": preview(done.merged.drop("text", strict=False)),
-    }
-    if "split" in done.merged.columns and done.merged.height:
-        metadata["touched_rows_by_split"] = counts_by(done.merged, "split")
-    context.log.info("%s: %d rows from this run merged; %d rows in the table", table, done.rows_in_batch, done.rows_in_table)
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[dg.AssetCheckResult(check_name=CONTRACT_CHECK, passed=True, metadata={"rows_validated": done.rows_in_touched_partitions})],
-    )
-
-
-@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, pool=WAREHOUSE_WRITES_POOL, check_specs=[contract_check("transcripts")])
-def transcripts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, staged_transcripts: pl.DataFrame) -> dg.MaterializeResult:
-    """One row per interview: repaired text, counts and provenance. Partitioned by split."""
-    return publish(context, warehouse.get(), table="transcripts", batch=staged_transcripts)
-
-
-@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, pool=WAREHOUSE_WRITES_POOL, check_specs=[contract_check("turns")], deps=["staged_transcripts"])
-def turns(context: dg.AssetExecutionContext, warehouse: WarehouseResource, staged_turns: pl.DataFrame) -> dg.MaterializeResult:
-    """One row per speaker turn, in interview order. Partitioned by split."""
-    return publish(context, warehouse.get(), table="turns", batch=staged_turns)
-
-
-@dg.asset(group_name="warehouse", partitions_def=ingest_batches, kinds={"parquet"}, pool=WAREHOUSE_WRITES_POOL, check_specs=[contract_check("quarantine")])
-def quarantine(
+@dg.multi_asset(
+    name="warehouse_tables",
+    specs=[
+        dg.AssetSpec(
+            table,
+            description=TABLE_DESCRIPTIONS[table],
+            group_name=GROUP[table],
+            kinds={"parquet", "polars"},
+            metadata={"dagster/column_schema": column_schema(spec["model"])},
+        )
+        for table, spec in TABLES.items()
+    ],
+    check_specs=[dg.AssetCheckSpec(name, asset=table, blocking=True, description=text) for (table, name), text in AUDITS.items()],
+    partitions_def=ingest_batches,
+    pool=WAREHOUSE_WRITES_POOL,
+)
+def warehouse_tables(
     context: dg.AssetExecutionContext,
+    config: WarehouseRunConfig,
+    raw_folder: RawFolder,
     warehouse: WarehouseResource,
     alerter: Alerter,
-    rejected_inputs: pl.DataFrame,
-    raw_transcripts: pl.DataFrame,
-) -> dg.MaterializeResult:
-    """Every input that could not become a valid transcript, with the reason. Not partitioned.
+) -> Iterator:
+    """The batch's raw files -> transcripts, turns, theme_flags and quarantine, published together."""
+    key = context.partition_key
+    try:
+        run = run_batch(
+            raw_folder.root,
+            warehouse.root,
+            key,
+            reprocess=config.reprocess,
+            holder={"run_id": context.run.run_id},
+            max_file_bytes=raw_folder.max_file_bytes,
+            max_transcript_chars=raw_folder.max_transcript_chars,
+            progress=lambda message: context.log.info(f"batch {key}: {message}"),
+        )
+    except AuditFailed as failed:
+        yield from check_results(failed.audits)
+        failures = [a for a in failed.audits if not a.passed]
+        alerter.raise_alert(
+            context.log,
+            Alert(
+                kind="check_failed",
+                severity="ERROR",
+                summary=f"batch {key} not published: " + "; ".join(f"{a.table}.{a.name} failed ({a.description})" for a in failures),
+                details={"batch": key, "checks": [{"table": a.table, "check": a.name, **a.details} for a in failures]},
+                run_id=context.run.run_id,
+            ),
+        )
+        raise dg.Failure(description=str(failed), metadata={"failed_checks": [f"{a.table}.{a.name}" for a in failures]}) from failed
+    for table in TABLES:
+        yield dg.MaterializeResult(asset_key=table, metadata=table_metadata(run, table))
+    yield from check_results(run.audits)
+    alert_on_inputs(context, alerter, key, run)
 
-    The rows of a file read in this run replace that file's earlier rows (a
-    fixed file leaves the quarantine); files not read in this run keep theirs.
-    Rows not seen before raise one alert per run.
-    """
-    seen = raw_transcripts.select("source_file").unique()
-    before = warehouse.get().read("quarantine")
-    new = rejected_inputs if before is None else rejected_inputs.join(
-        before, on=["source_file", "source_record", "source_sha256", "reason"], how="anti", nulls_equal=True
-    )
-    result = publish(context, warehouse.get(), table="quarantine", batch=rejected_inputs, replaces=seen)
-    if new.height:
-        listed = new.select("source_file", "source_record", "transcript_id", "reason").head(20).to_dicts()
+
+def table_metadata(run: CoreRun, table: str) -> dict:
+    metadata: dict = {
+        "dagster/row_count": run.rows_in_table.get(table, 0),
+        "rows_from_this_batch": run.rows.get(table, 0),
+        "files_written": run.files_written.get(table, 0),
+    }
+    if table == "transcripts":
+        metadata.update(
+            files_read=run.files_read,
+            files_unchanged_skipped=run.files_unchanged,
+            **{name: run.stats.get(name, 0) for name in ("repairs_made", "transcripts_repaired", "identical_copies_folded", "residual_mojibake")},
+            seconds_by_stage={stage: round(s, 2) for stage, s in run.seconds.items()},
+        )
+    if table == "quarantine" and run.new_quarantine is not None:
+        metadata["new_rows"] = run.new_quarantine.height
+        if run.new_quarantine.height:
+            metadata["new_rows_preview"] = preview(run.new_quarantine, rows=10)
+    return metadata
+
+
+def check_results(audits: list[Audit]) -> Iterator[dg.AssetCheckResult]:
+    for audit in audits:
+        yield dg.AssetCheckResult(
+            asset_key=audit.table,
+            check_name=audit.name,
+            passed=audit.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=audit.description,
+            metadata={k: v if isinstance(v, (int, float, str, bool)) else dg.MetadataValue.json(v) for k, v in audit.details.items()},
+        )
+
+
+def alert_on_inputs(context: dg.AssetExecutionContext, alerter: Alerter, key: str, run: CoreRun) -> None:
+    """One alert for newly quarantined inputs, one for transcripts still judged damaged after repair."""
+    new = run.new_quarantine
+    if new is not None and new.height:
+        listed = new.head(20).to_dicts()
         alerter.raise_alert(
             context.log,
             Alert(
                 kind="quarantine",
                 severity="WARN",
                 summary=f"{new.height} new input(s) quarantined, e.g. {listed[0]['source_file']}: {listed[0]['reason']}",
-                details={"new_rows": new.height, "examples": listed},
+                details={"batch": key, "new_rows": new.height, "examples": listed},
                 run_id=context.run.run_id,
             ),
         )
-    return dg.MaterializeResult(metadata={**result.metadata, "new_rows": new.height}, check_results=result.check_results)
+    residual = run.residual
+    if residual is not None and residual.height:
+        listed = residual.head(20).to_dicts()
+        alerter.raise_alert(
+            context.log,
+            Alert(
+                kind="residual_mojibake",
+                severity="WARN",
+                summary=f"{residual.height} transcript(s) still look damaged after repair (kept, marked residual_mojibake), e.g. {listed[0]['transcript_id']}",
+                details={"batch": key, "transcripts": residual.height, "examples": listed},
+                run_id=context.run.run_id,
+            ),
+        )
+
