@@ -68,7 +68,7 @@ def _timed(name: str, fn):
 def instrument() -> None:
     """Time the pieces inside run_core's stages without changing them (wrappers in this process only).
 
-    * ``pandera_validate``: every pandera model validation (build_tables and publish_table);
+    * ``pandera_validate``: every pandera model validation (build_tables and merge_file);
     * ``ftfy``: every ftfy.fix_text call the repair makes (one per non-ASCII line);
     * ``split_turns``, ``repair_column``: the turn split and the line repair;
     * ``parquet_write``: writing + fsync of each partition file; ``warehouse_read``: reading partitions for the upsert.
@@ -86,14 +86,14 @@ def instrument() -> None:
     for name, owner, attrs in (
         ("split_turns", transform, ("split_turns",)),
         ("repair_column", transform, ("repair_column",)),
-        ("parquet_write", warehouse.Warehouse, ("replace_file_atomically", "_replace_file")),
+        ("parquet_write", warehouse, ("write_parquet",)),
         ("warehouse_read", warehouse.Warehouse, ("read",)),
     ):
         for attr in attrs:
             if callable(getattr(owner, attr, None)):
                 setattr(owner, attr, _timed(name, getattr(owner, attr)))
                 break
-    for step in ("read_raw_folder", "identify", "repair", "deduplicate", "build_tables", "flag_themes", "quarantine_rows", "publish_table"):
+    for step in ("read_raw_folder", "identify", "repair", "deduplicate", "build_tables", "flag_themes", "quarantine_rows", "merge_file"):
         if callable(getattr(pipeline, step, None)):
             setattr(pipeline, step, _tracked(step, getattr(pipeline, step)))
 
@@ -118,7 +118,7 @@ def _core(raw: Path, out: Path) -> dict:
         "batches": run.batches,
         "workers": run.workers,
         "wall_seconds": dict(run.wall_seconds),
-        "rows": {table: p.rows_in_batch for table, p in run.published.items()},
+        "rows": dict(run.rows),
         "great_expectations_imported": "great_expectations" in sys.modules,
     }
 

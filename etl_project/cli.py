@@ -16,12 +16,9 @@ Exit codes: 0 done (also when inputs were quarantined), 1 the run failed,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
-import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -89,63 +86,6 @@ def check_writable(root: Path) -> str | None:
     return None
 
 
-SNAPSHOT_GLOBS = {**{table: PART_GLOB for table in TABLE_NAMES}, BATCHES: "*.parquet"}
-
-
-class Snapshot:
-    """Hard links to every table file, so an interrupted run can put tables back as they were.
-
-    Writes replace files with ``os.replace`` (a new inode), so a hard link keeps
-    the old version at no copy cost. ``restore`` puts the old files of the given
-    tables back (under each table's write lock) and removes files the run
-    created in them; ``discard`` drops the links.
-    """
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.dir = root / f"_snapshot-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.files: dict[str, list[Path]] = {table: [] for table in SNAPSHOT_GLOBS}
-        self.ok = True
-        try:
-            for table, glob in SNAPSHOT_GLOBS.items():
-                for path in sorted((root / table).glob(glob)):
-                    rel = path.relative_to(root)
-                    (self.dir / rel).parent.mkdir(parents=True, exist_ok=True)
-                    os.link(path, self.dir / rel)
-                    self.files[table].append(rel)
-        except OSError:  # no hard links on this filesystem: run without the safety net
-            self.ok = False
-            self.discard()
-        except BaseException:  # Ctrl-C while linking: nothing was written yet
-            self.discard()
-            raise
-
-    def restore(self, tables) -> bool:
-        """Put the old files of ``tables`` back; False when there was no snapshot to restore from."""
-        if not self.ok:
-            return False
-        from etl_project.lib.warehouse import Warehouse
-
-        warehouse = Warehouse(self.root)
-        for table in [t for t in SNAPSHOT_GLOBS if t in set(tables)]:
-            lock = getattr(warehouse, "locked", None)
-            with lock(table) if lock else contextlib.nullcontext():
-                before = set(self.files[table])
-                for path in sorted((self.root / table).glob(SNAPSHOT_GLOBS[table])):
-                    if path.relative_to(self.root) not in before:
-                        path.unlink(missing_ok=True)
-                        if path.parent != self.root / table and not any(path.parent.iterdir()):
-                            path.parent.rmdir()
-                for rel in self.files[table]:
-                    (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(self.dir / rel, self.root / rel)
-        self.discard()
-        return True
-
-    def discard(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 # ------------------------------------------------------------------ run: progress
 
 
@@ -172,7 +112,12 @@ class Progress:
 
     def on_event(self, entry) -> None:
         event = entry.dagster_event
-        if event is None or event.step_key is None:
+        if event is None:
+            message = entry.user_message or ""
+            if entry.step_key and message.startswith("batch ") and ": " in message:  # the core's own progress
+                self.write(f"      {message.split(': ', 1)[1]}")
+            return
+        if event.step_key is None:
             return
         step = event.step_key
         if event.is_step_start:
@@ -223,7 +168,16 @@ def console_logger_def():
 # ------------------------------------------------------------------ run
 
 
+SUMMED = {
+    "transcripts": ("files_read", "files_unchanged_skipped", "rows_from_this_batch", "repairs_made", "transcripts_repaired", "residual_mojibake"),
+    "turns": ("rows_from_this_batch",),
+    "quarantine": ("rows_from_this_batch",),
+}
+
+
 def run(args: argparse.Namespace) -> int:
+    """Run the Dagster job ``warehouse_job`` (the one the UI, the sensor and the schedule run) once per
+    batch to do: unfinished batches first, then the pending files claimed as new bounded batches."""
     started = time.perf_counter()
     raw, warehouse = raw_root(), warehouse_root()
     if not raw.is_dir():
@@ -234,92 +188,109 @@ def run(args: argparse.Namespace) -> int:
         error(f"cannot write to the warehouse {warehouse} ({why}); set ETL_WAREHOUSE_DIR to a writable folder")
         return EXIT_USAGE
 
-    from etl_project.definitions import defs
+    from etl_project.definitions import build_resources, defs
     from etl_project.defs.ingest.partitions import ingest_batches
-    from etl_project.lib.batches import batches, claim, files_of, pending, read_manifest, scan
+    from etl_project.lib.batches import batch_lock, batches, next_runs
+    from etl_project.lib.commit import recover
     from etl_project.lib.warehouse import Warehouse
 
     wh = Warehouse(warehouse)
-    if args.batch and args.batch not in batches(wh):
-        error(f"no batch {args.batch!r} in {warehouse} (see `etl-project status`)")
-        return EXIT_USAGE
+    if recover(wh):
+        progress_note(args, "finished a commit a killed run had journaled but not applied")
+    if args.batch:
+        if args.batch not in batches(wh):
+            error(f"no batch {args.batch!r} in {warehouse} (see `etl-project status`)")
+            return EXIT_USAGE
+        holder = wh.lock_holder(batch_lock(args.batch))
+        if holder is not None:
+            error(f"batch {args.batch} is being run now by pid {holder.get('pid')} (run {holder.get('run_id', '?')}); not started twice")
+            return EXIT_USAGE
+        keys = [args.batch]
+    else:
+        caps = build_resources()["raw_folder"].caps
+        plan = next_runs(wh, raw, everything=args.reprocess, quiet_seconds=args.quiet_seconds, **caps)
+        for key in plan.busy:
+            progress_note(args, f"batch {key} is being run by another process ({_holder_text(wh.lock_holder(batch_lock(key)))}); left to it")
+        if plan.changing:
+            progress_note(args, f"{plan.changing} file(s) changed in the last {args.quiet_seconds:g} s; left for the next run")
+        keys = plan.unfinished + plan.claimed
+        if not keys:
+            print(f"nothing to do: every file under {raw} is in a finished batch ({len(batches(wh))} batch(es); --reprocess reads them all again)")
+            return EXIT_OK
+        if plan.unfinished:
+            progress_note(args, f"taking up {len(plan.unfinished)} unfinished batch(es): {', '.join(plan.unfinished)}")
+
     job = defs.resolve_job_def("warehouse_job").with_logger_defs({"console": console_logger_def()})
     instance = _instance()
-    run_id = str(uuid.uuid4())  # known before the run starts, so the progress display can follow its events
-    progress = Progress([node.name for node in job.graph.nodes], enabled=not args.no_progress)
-    instance.add_event_listener(run_id, progress)
+    instance.add_dynamic_partitions(ingest_batches.name, [k for k in keys if not instance.has_dynamic_partition(ingest_batches.name, k)])
     reprocess = bool(args.reprocess or args.batch)
     run_config = {
         "loggers": {"console": {"config": {"log_level": args.log_level}}},
-        "ops": {"raw_transcripts": {"config": {"reprocess": reprocess}}},
+        "ops": {"warehouse_tables": {"config": {"reprocess": reprocess}}},
     }
-    todo = None
-    if not args.batch:
-        listing = scan(raw)
-        todo = listing if args.reprocess else pending(listing, read_manifest(wh))
-        if todo.is_empty():
-            print(f"nothing to do: every file under {raw} is already in a batch ({listing.height} files; --reprocess reads them all again)")
-            return EXIT_OK
-    key = args.batch
-    snapshot = Snapshot(warehouse)
-    result, restored, added_partition = None, False, False
-    try:
-        if todo is not None:
-            key = claim(wh, todo)
-        n_files = len(files_of(wh, key))
-        if not instance.has_dynamic_partition(ingest_batches.name, key):
-            instance.add_dynamic_partitions(ingest_batches.name, [key])
-            added_partition = not args.batch
-        progress.write(f"etl-project run: batch {key}, {n_files} file(s) of {raw} -> {warehouse}")
-        result = job.execute_in_process(
-            run_config=run_config, instance=instance, partition_key=key, raise_on_error=False, run_id=run_id
-        )
-    except KeyboardInterrupt:
-        progress.interrupted = True
-    finally:
-        # From here on Ctrl-C is ignored: it must not stop a restore halfway, nor call a finished run interrupted.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    totals: dict[str, dict[str, int]] = {}
+    failed: list[tuple[str, str, list[str]]] = []
+    for number, key in enumerate(keys, 1):
+        run_id = str(uuid.uuid4())  # known before the run starts, so the progress display can follow its events
+        progress = Progress([node.name for node in job.graph.nodes], enabled=not args.no_progress)
+        instance.add_event_listener(run_id, progress)
+        progress.write(f"etl-project run: batch {key} ({number}/{len(keys)}) of {raw} -> {warehouse}")
+        result = None
+        try:
+            result = job.execute_in_process(run_config=run_config, instance=instance, partition_key=key, raise_on_error=False, run_id=run_id)
+        except KeyboardInterrupt:
+            progress.interrupted = True
         if progress.interrupted or result is None:
-            # Put back the tables this run touched and the batch manifest (its files are pending again).
-            restored = snapshot.restore([*progress.started_at, BATCHES])
-            if added_partition and key:
-                instance.delete_dynamic_partition(ingest_batches.name, key)
-        else:
-            snapshot.discard()
-    if progress.interrupted:
-        if restored:
-            print(INTERRUPTED_MESSAGE, file=sys.stderr)
-        else:
-            error("interrupted; tables written before the interrupt keep their new files (no snapshot: hard links unsupported here)")
-        return EXIT_INTERRUPTED
-    meta: dict[str, dict] = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        meta[mat.asset_key.to_user_string()] = {k: _metadata_value(v) for k, v in mat.metadata.items()}
-    elapsed = time.perf_counter() - started
-    if not result.success:
-        failed = progress.failed_steps or [e.step_key for e in result.all_events if e.is_step_failure]
+            print(INTERRUPTED_MESSAGE + f" (batch {key} was not published; the next run takes it up)", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if not result.success:
+            steps = progress.failed_steps or [e.step_key for e in result.all_events if e.is_step_failure]
+            failed.append((key, run_id, steps))
+            continue
+        for event in result.get_asset_materialization_events():
+            mat = event.event_specific_data.materialization
+            table = mat.asset_key.to_user_string()
+            meta = {k: _metadata_value(v) for k, v in mat.metadata.items()}
+            sums = totals.setdefault(table, {})
+            for name in SUMMED.get(table, ()):
+                sums[name] = sums.get(name, 0) + int(meta.get(name) or 0)
+            sums["in_table"] = int(meta.get("dagster/row_count") or 0)
+    for key, run_id, steps in failed:
         error(
-            f"run failed in step(s) {', '.join(failed) or '?'}; see the log above (run id {run_id}). "
-            f"Batch {key} keeps its files: re-run it with `etl-project run --batch {key}`"
+            f"run failed in step(s) {', '.join(steps) or '?'} for batch {key}; see the log above (run id {run_id}). "
+            f"Nothing of it was published; it runs again with the next `etl-project run` (or `--batch {key}`)"
         )
+    if failed:
         return EXIT_FAILED
 
-    def get(asset: str, key: str, default=0):
-        return meta.get(asset, {}).get(key, default)
+    def get(table: str, name: str) -> int:
+        return totals.get(table, {}).get(name, 0)
 
+    elapsed = time.perf_counter() - started
     print()
     print("etl-project run summary")
-    print(f"  batch                 {key}")
-    print(f"  files read            {get('raw_transcripts', 'files_read')}" + (
-        f" ({get('raw_transcripts', 'files_unchanged_skipped')} unchanged, skipped)" if get("raw_transcripts", "files_unchanged_skipped") else ""))
-    print(f"  transcripts written   {get('staged_transcripts', 'rows')} this run; {get('transcripts', 'dagster/row_count')} in the warehouse")
-    print(f"  turns                 {get('staged_turns', 'rows')}")
-    print(f"  quarantined           {get('rejected_inputs', 'rows')} this run; {get('quarantine', 'dagster/row_count')} in the quarantine")
-    print(f"  repairs made          {get('repaired_transcripts', 'repairs_made')} lines in {get('repaired_transcripts', 'transcripts_repaired')} transcripts")
+    print(f"  batches               {len(keys)} ({keys[0]}{' .. ' + keys[-1] if len(keys) > 1 else ''})")
+    unchanged = get("transcripts", "files_unchanged_skipped")
+    print(f"  files read            {get('transcripts', 'files_read')}" + (f" ({unchanged} unchanged, skipped)" if unchanged else ""))
+    print(f"  transcripts written   {get('transcripts', 'rows_from_this_batch')} this run; {get('transcripts', 'in_table')} in the warehouse")
+    print(f"  turns                 {get('turns', 'rows_from_this_batch')}")
+    print(f"  quarantined           {get('quarantine', 'rows_from_this_batch')} this run; {get('quarantine', 'in_table')} in the quarantine")
+    print(f"  repairs made          {get('transcripts', 'repairs_made')} lines in {get('transcripts', 'transcripts_repaired')} transcripts"
+          + (f"; {get('transcripts', 'residual_mojibake')} still look damaged (marked residual_mojibake)" if get("transcripts", "residual_mojibake") else ""))
     print(f"  time taken            {elapsed:.1f} s")
     print(f"  warehouse             {warehouse}")
     return EXIT_OK
+
+
+def progress_note(args: argparse.Namespace, message: str) -> None:
+    if not args.no_progress:
+        print(f"etl-project run: {message}", file=sys.stderr, flush=True)
+
+
+def _holder_text(holder: dict | None) -> str:
+    if not holder:
+        return "a process that has just ended"
+    return f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}" + (f", run {holder['run_id']}" if holder.get("run_id") else "")
 
 
 # ------------------------------------------------------------------ status
@@ -507,7 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--no-progress", action="store_true", help="no line per step on stderr, only the summary")
     which = run_parser.add_mutually_exclusive_group()
     which.add_argument("--reprocess", action="store_true", help="claim every raw file as a new batch and process it again, also unchanged ones")
-    which.add_argument("--batch", metavar="KEY", help="re-run an existing batch (the same files), e.g. after a failed run")
+    which.add_argument("--batch", metavar="KEY", help="re-run one existing batch (the same files, all read again)")
+    run_parser.add_argument(
+        "--quiet-seconds", type=float, default=float(os.environ.get("ETL_RUN_QUIET_SECONDS", "0")),
+        help="claim only files unchanged for this long (default 0: you ran it, so the files are complete; the sensor waits 10 s)",
+    )
     status_parser = commands.add_parser("status", help="rows per table and split, last run, quarantine size")
     status_parser.add_argument("--json", action="store_true", help="machine-readable output")
     q_parser = commands.add_parser("quarantine", help="list the quarantined inputs and why")

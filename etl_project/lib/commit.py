@@ -32,7 +32,8 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
-from etl_project.lib.warehouse import STAGING, Warehouse, _fsync_dir, write_parquet
+from etl_project.lib import warehouse as tables_on_disk
+from etl_project.lib.warehouse import STAGING, Warehouse, _fsync_dir
 
 COMMITS = "_commits"
 
@@ -86,12 +87,12 @@ class Commit:
         """Write ``frame`` as the next version of ``target`` (a Parquet file), aside."""
         staged = self.dir / f"{uuid.uuid4().hex}.parquet"
         if self.warehouse.is_local:
-            write_parquet(frame, table, staged)
+            tables_on_disk.write_parquet(frame, table, staged)
             with open(staged, "rb") as handle:
                 os.fsync(handle.fileno())
         else:
             with self.warehouse.fs.open_output_stream(str(staged)) as out:
-                write_parquet(frame, table, out)
+                tables_on_disk.write_parquet(frame, table, out)
         self.moves.append((self._relative(staged), self._relative(target)))
 
     def stage_bytes(self, target: Path | PurePosixPath, data: bytes) -> None:

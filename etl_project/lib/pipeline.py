@@ -302,6 +302,7 @@ class _Staged:
     rows_in_batch: int
     rows_in_file: int
     validate_s: float
+    seconds: float = 0.0  # the whole merge and staging of the file
     violation: pl.DataFrame | None = None  # failure cases when the merged rows break the contract
     new_rows: pl.DataFrame | None = None  # quarantine only: rows not in the table before
 
@@ -344,7 +345,7 @@ def _stage_file(
         merged = done.merged
         new_rows = merged if before is None else merged.join(before, on=["source_file", "source_record", "source_sha256", "reason"], how="anti", nulls_equal=True)
         new_rows = new_rows.select("source_file", "source_record", "transcript_id", "reason")
-    return _Staged(table, commit.moves, commit.deletes, done.rows_in_batch, done.rows_in_file, done.validate_s, new_rows=new_rows)
+    return _Staged(table, commit.moves, commit.deletes, done.rows_in_batch, done.rows_in_file, done.validate_s, time.perf_counter() - clock, new_rows=new_rows)
 
 
 # ------------------------------------------------------------------ the core
@@ -489,6 +490,7 @@ def _publish(run: CoreRun, warehouse: Warehouse, pool, scratch: str, *, kept: pl
             run.rows[done.table] = run.rows.get(done.table, 0) + done.rows_in_batch
             run.files_written[done.table] = run.files_written.get(done.table, 0) + len(done.moves) + len(done.deletes)
             run.seconds["write_validate"] = run.seconds.get("write_validate", 0.0) + done.validate_s
+            run.seconds["write"] = run.seconds.get("write", 0.0) + done.seconds - done.validate_s
             if done.violation is not None:
                 violations.setdefault(done.table, []).append(done.violation)
             if done.new_rows is not None:
