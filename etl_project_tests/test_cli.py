@@ -19,7 +19,7 @@ from etl_project import cli
 from etl_project_tests.conftest import md_transcript
 
 CLI = str(Path(sys.executable).parent / "etl-project")
-STEPS = ("raw_transcripts", "repaired_transcripts", "staged_tables", "transcripts", "turns", "quarantine", "theme_flags")
+STEPS = ("warehouse_tables", "theme_report", "transcripts_expectations", "turns_expectations")
 
 
 def env_for(raw: Path, warehouse: Path, home: Path) -> dict[str, str]:
@@ -83,8 +83,8 @@ def test_run_prints_a_line_per_step_as_it_finishes(ran: dict) -> None:
     assert len({total for _, total in counters}) == 1 and int(counters[0][1]) >= len(lines)
     for step in STEPS:
         assert " done " in finished[step] and finished[step].rstrip().split(" done ")[1].split()[1] == "s"
-    assert "staged_transcripts 1" in finished["staged_tables"]
-    assert not any(p.name.startswith("_snapshot") for p in ran["warehouse"].iterdir())
+    assert "transcripts 1" in finished["warehouse_tables"] and "quarantine 1" in finished["warehouse_tables"]
+    assert "publishing" in ran["proc"].stderr  # the core's own stages are shown as they start
 
 
 def test_no_progress_and_nothing_to_do(ran: dict) -> None:
@@ -144,32 +144,31 @@ BLOCKING_RUN = """
 import signal, sys, time
 from pathlib import Path
 signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever the parent ignores
-from etl_project.lib import warehouse
-real = warehouse.Warehouse.write_partitioned
-def write_then_hang(self, *args, **kwargs):
-    written = real(self, *args, **kwargs)  # the first table write lands, then the run hangs until Ctrl-C
-    Path(sys.argv[1]).write_text("blocked")
+from etl_project.lib import commit
+real = commit.Commit.commit
+def hang_before_commit(self):
+    Path(sys.argv[1]).write_text("blocked")  # every file of the batch is staged: the run hangs until Ctrl-C
     time.sleep(300)
-    return written
-warehouse.Warehouse.write_partitioned = write_then_hang
+    return real(self)
+commit.Commit.commit = hang_before_commit
 from etl_project.cli import main
 sys.exit(main(["run"]))
 """
 
 
-def test_ctrl_c_exits_130_and_the_warehouse_keeps_its_previous_state(ran: dict, tmp_path: Path) -> None:
+def test_ctrl_c_exits_130_publishes_nothing_and_the_next_run_finishes_the_batch(ran: dict, tmp_path: Path) -> None:
     import dagster as dg
 
-    from etl_project.lib.batches import pending, read_manifest, scan
+    from etl_project.lib.batches import unfinished
     from etl_project.lib.warehouse import Warehouse
 
     raw, warehouse = tmp_path / "raw", tmp_path / "warehouse"
     shutil.copytree(ran["raw"], raw)  # copy2 keeps mtimes: the copied files are not pending
     shutil.copytree(ran["warehouse"], warehouse)
-    before = fingerprint(warehouse)
-    assert any(name.startswith("_batches") for name in before)
+    tables = lambda: {k: v for k, v in fingerprint(warehouse).items() if not k.startswith("_batches")}  # noqa: E731
+    before = tables()
     (raw / "creativity_0002.md").write_text(md_transcript("creativity_0002"))
-    (raw / "c.md").write_text("no id either")  # so the quarantine is rewritten early in the run
+    (raw / "c.md").write_text("no id either")
     home, marker = write_home(tmp_path / "home"), tmp_path / "blocked"
     proc = subprocess.Popen(
         [sys.executable, "-c", BLOCKING_RUN, str(marker)],
@@ -179,9 +178,8 @@ def test_ctrl_c_exits_130_and_the_warehouse_keeps_its_previous_state(ran: dict, 
         deadline = time.monotonic() + 180
         while not marker.exists():
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the run never wrote a table"
+            assert time.monotonic() < deadline, "the run never staged its batch"
             time.sleep(0.1)
-        assert fingerprint(warehouse) != before  # a table and the batch manifest did change
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
@@ -190,42 +188,20 @@ def test_ctrl_c_exits_130_and_the_warehouse_keeps_its_previous_state(ran: dict, 
     assert proc.returncode == 130, stdout + stderr
     assert "interrupted; the warehouse keeps its previous state" in stderr
     assert "Traceback" not in stderr and "DagsterExecutionInterruptedError" not in stderr
-    assert fingerprint(warehouse) == before
-    assert not any(p.name.startswith("_snapshot") for p in warehouse.iterdir())
-    assert pending(scan(raw), read_manifest(Warehouse(warehouse))).height == 2  # the claim was undone
+    assert tables() == before  # nothing of the batch was published: no file was touched
+    assert not any((warehouse / "_staging").iterdir())
+    (key,) = unfinished(Warehouse(warehouse))  # the claim stays: the batch is unfinished, not lost
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         (record,) = instance.get_run_records(limit=1)
         assert record.dagster_run.status.value in {"FAILURE", "CANCELED"}
-        assert not instance.get_dynamic_partitions("ingest_batches")  # the batch's partition was removed
     finally:
         instance.dispose()
-
-
-def test_snapshot_restores_touched_tables_only(tmp_path: Path) -> None:
-    root = tmp_path / "warehouse"
-    files = {
-        "transcripts/split=workforce/part-b00000.parquet": b"old transcripts",
-        "turns/split=workforce/part-b00000.parquet": b"old turns",
-        "_batches/manifest.parquet": b"old manifest",
-    }
-    for rel, data in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    snapshot = cli.Snapshot(root)
-    assert snapshot.ok
-    for rel in files:  # writers replace files (a new inode), as lib/warehouse.py does
-        tmp = root / "new.tmp"
-        tmp.write_bytes(b"new")
-        os.replace(tmp, root / rel)
-    (root / "transcripts/split=creatives").mkdir()
-    (root / "transcripts/split=creatives/part-b00000.parquet").write_bytes(b"new partition")
-    assert snapshot.restore(["transcripts", cli.BATCHES])
-    assert (root / "transcripts/split=workforce/part-b00000.parquet").read_bytes() == b"old transcripts"
-    assert (root / "_batches/manifest.parquet").read_bytes() == b"old manifest"
-    assert not (root / "transcripts/split=creatives").exists()
-    assert (root / "turns/split=workforce/part-b00000.parquet").read_bytes() == b"new"  # not touched by the run: left alone
-    assert not snapshot.dir.exists()
+    again = run_cli(raw, warehouse, home, "run", "--no-progress")  # a plain run, no key to know
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"batches               1 ({key})" in again.stdout
+    assert "transcripts written   1 this run; 2 in the warehouse" in again.stdout
+    assert unfinished(Warehouse(warehouse)) == []
 
 
 # ------------------------------------------------------------------ status

@@ -1,11 +1,15 @@
-"""Crash safety: a run killed (SIGKILL) in the middle of the write stage leaves a readable warehouse,
-and the next run completes it to exactly what an uninterrupted run gives."""
+"""Crash safety through the entry point users run: `etl-project run` (what `make run` runs) killed by
+SIGKILL at several points of a multi-batch run. After every kill the four tables are readable and
+agree on their ids; one plain `etl-project run` afterwards lands every transcript exactly once."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import duckdb
@@ -13,91 +17,155 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from etl_project.lib.batches import published, unfinished
 from etl_project.lib.pipeline import run_core
-from etl_project_tests.conftest import SIMPLE_DIALOG, md_transcript
+from etl_project.lib.warehouse import Warehouse
+from etl_project_tests.conftest import SIMPLE_DIALOG, dialog, md_transcript
 
-TABLES = ("transcripts", "turns", "theme_flags")
+CLI = str(Path(sys.executable).parent / "etl-project")
+KEYED = ("transcripts", "turns", "theme_flags")
+
+# `etl-project run` with one function wrapped so that the process SIGKILLs itself at the n-th call.
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from pathlib import Path
-    from etl_project.lib import warehouse
-    from etl_project.lib.pipeline import run_core
+    from etl_project.lib import commit, warehouse
 
-    mode, after = sys.argv[3], int(sys.argv[4])
-    calls = {"replace": 0, "write": 0}
-    real_replace, real_write = os.replace, warehouse.write_parquet
+    point, nth = sys.argv[1], int(sys.argv[2])
+    calls = {"n": 0}
 
-    def replace(src, dst):
-        real_replace(src, dst)
-        calls["replace"] += 1
-        if mode == "after-replace" and calls["replace"] == after:
-            os.kill(os.getpid(), signal.SIGKILL)
+    def die_on_nth(real, before):
+        def wrapper(*args, **kwargs):
+            calls["n"] += 1
+            if before and calls["n"] == nth:
+                os.kill(os.getpid(), signal.SIGKILL)
+            out = real(*args, **kwargs)
+            if not before and calls["n"] == nth:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return out
+        return wrapper
 
-    def write_parquet(frame, table, where):
-        calls["write"] += 1
-        if mode == "mid-write" and calls["write"] == after:
-            Path(where).write_bytes(b"PAR1 torn")
-            os.kill(os.getpid(), signal.SIGKILL)
-        real_write(frame, table, where)
-
-    warehouse.os.replace = replace
-    warehouse.write_parquet = write_parquet
-    run_core(Path(sys.argv[1]), Path(sys.argv[2]))
+    if point == "staging-a-file":  # a staged Parquet file half written
+        real_write = warehouse.write_parquet
+        def torn(frame, table, where):
+            calls["n"] += 1
+            if calls["n"] == nth:
+                with open(where, "wb") as handle:
+                    handle.write(b"PAR1 torn")
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real_write(frame, table, where)
+        warehouse.write_parquet = torn
+    elif point == "before-switch":  # a batch wholly staged, not yet published
+        commit.Commit.commit = die_on_nth(commit.Commit.commit, before=True)
+    elif point == "building-generation":  # the next generation half linked
+        commit.os.link = die_on_nth(os.link, before=True)
+    elif point == "after-switch":  # published, old generation not yet removed
+        commit.remove_old_generations = die_on_nth(commit.remove_old_generations, before=True)
+    from etl_project.cli import main
+    sys.exit(main(["run", "--no-progress"]))
     """
 )
 
 
-def write_batch(raw: Path, ids: list[str], extra: str = "") -> None:
-    for transcript_id in ids:
-        (raw / f"{transcript_id}.md").write_text(md_transcript(transcript_id, SIMPLE_DIALOG + extra))
+def corpus(raw: Path, n: int) -> set[str]:
+    """``n`` transcripts per split in one-transcript files, a CSV of a few more, and one bad file."""
+    raw.mkdir(parents=True, exist_ok=True)
+    ids = set()
+    for i in range(n):
+        for prefix in ("work", "creativity", "science"):
+            tid = f"{prefix}_{i:04d}"
+            (raw / f"{tid}.md").write_text(md_transcript(tid, SIMPLE_DIALOG + f"\n\nUser: detail {i}"))
+            ids.add(tid)
+    body = dialog(("Assistant", "Which tools?"), ("User", "Mostly a chat assistant, and I check its answers."))
+    rows = [f'work_{9000 + i},"{body}"' for i in range(5)]
+    (raw / "zz_release.csv").write_text("transcript_id,text\n" + "\n".join(rows) + "\n")
+    ids |= {f"work_{9000 + i}" for i in range(5)}
+    (raw / "broken.md").write_text("no id, no turns")
+    return ids
 
 
-def snapshot(warehouse: Path) -> dict[str, pl.DataFrame]:
+def env_for(raw: Path, warehouse: Path, home: Path, **extra: str) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return {**os.environ, "ETL_RAW_DIR": str(raw), "ETL_WAREHOUSE_DIR": str(warehouse), "DAGSTER_HOME": str(home), **extra}
+
+
+def ids_of(warehouse: Path) -> dict[str, pl.Series]:
+    """Each keyed table's transcript ids, read as an analyst would (DuckDB over the hive folders)."""
     out = {}
-    for table in TABLES:
-        frame = pl.read_parquet(warehouse / table / "**" / "*.parquet", hive_partitioning=True)
-        out[table] = frame.drop("ingested_at", strict=False).sort(pl.all())
+    for path in warehouse.glob("*/**/part-*.parquet"):
+        pq.read_table(path)  # every visible file is a whole Parquet file
+    for table in KEYED:
+        if not (warehouse / table).exists():
+            out[table] = pl.Series([], dtype=pl.String)
+            continue
+        distinct = "distinct " if table == "turns" else ""  # many turns per transcript
+        rows = duckdb.sql(f"select {distinct}transcript_id from read_parquet('{warehouse}/{table}/**/*.parquet', hive_partitioning = true)").fetchall()
+        out[table] = pl.Series([r[0] for r in rows], dtype=pl.String).sort()
     return out
 
 
-def readable_everywhere(warehouse: Path) -> None:
-    for path in warehouse.glob("*/**/part-*.parquet"):
-        pq.read_table(path)  # every published file is a whole Parquet file
-    for table in TABLES:
-        duckdb.sql(f"select count(*) from read_parquet('{warehouse}/{table}/**/*.parquet', hive_partitioning = true)").fetchall()
+def assert_tables_agree(warehouse: Path) -> set[str]:
+    ids = ids_of(warehouse)
+    assert ids["transcripts"].is_unique().all(), "an id twice in transcripts"
+    for table in KEYED:
+        assert ids[table].equals(ids["transcripts"]), f"{table} disagrees with transcripts"
+    return set(ids["transcripts"])
 
 
-@pytest.mark.parametrize(("mode", "after"), [("after-replace", 2), ("after-replace", 4), ("mid-write", 3)])
-def test_killed_write_stage_leaves_old_or_new_files_and_next_run_completes(tmp_path: Path, mode: str, after: int) -> None:
+def tables(warehouse: Path) -> dict[str, pl.DataFrame]:
+    wh = Warehouse(warehouse)
+    out = {}
+    for table in (*KEYED, "quarantine"):
+        frame = wh.read(table)
+        out[table] = frame.drop("ingested_at", "detected_at", strict=False).sort(pl.all())
+    return out
+
+
+@pytest.mark.parametrize(
+    ("point", "nth"),
+    # recover() at the start of the CLI, then per batch: recover, switch; so call 3 is batch 1's own clean-up
+    [("staging-a-file", 5), ("before-switch", 2), ("building-generation", 15), ("after-switch", 3)],
+)
+def test_sigkill_at_any_point_of_a_multi_batch_run_then_one_run_lands_everything(tmp_path: Path, point: str, nth: int) -> None:
     raw, warehouse, clean = tmp_path / "raw", tmp_path / "wh", tmp_path / "clean"
-    raw.mkdir()
-    write_batch(raw, ["work_0001", "creativity_0001", "science_0001"])
-    run_core(raw, warehouse)
-    files_before = {p: p.read_bytes() for p in warehouse.glob("*/**/part-*.parquet")}
+    expected = corpus(raw, 6)
+    env = env_for(raw, warehouse, tmp_path / "home", ETL_BATCH_MAX_FILES="8", ETL_CORE_WORKERS="1")
+    killed = subprocess.run([sys.executable, "-c", KILLER, point, str(nth)], env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
 
-    write_batch(raw, ["work_0002", "creativity_0002", "science_0002"])
-    write_batch(raw, ["work_0001"], extra="\n\nAI: One more question?")
-    proc = subprocess.run([sys.executable, "-c", KILLER, str(raw), str(warehouse), mode, str(after)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == -9, proc.stderr
+    landed = assert_tables_agree(warehouse)
+    wh = Warehouse(warehouse)
+    assert unfinished(wh), "the kill left no batch to finish"
+    for key in published(wh):  # a published batch is wholly there
+        assert key not in unfinished(wh)
+    assert landed < expected
 
-    readable_everywhere(warehouse)
-    run_core(raw, clean)
-    expected_files = {p.relative_to(clean): p for p in clean.glob("*/**/part-*.parquet")}
-    changed = 0
-    for path, old_bytes in files_before.items():
-        now = path.read_bytes()
-        if now != old_bytes:  # replaced: then it is the finished new file, not a torn one
-            changed += 1
-            assert pl.read_parquet(path).drop("ingested_at", strict=False).sort(pl.all()).equals(
-                pl.read_parquet(expected_files[path.relative_to(warehouse)]).drop("ingested_at", strict=False).sort(pl.all())
-            )
-    assert changed == (after if mode == "after-replace" else after - 1)
+    again = subprocess.run([CLI, "run", "--no-progress"], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert assert_tables_agree(warehouse) == expected  # every transcript exactly once
+    assert unfinished(wh) == []
+    assert [p.name for p in (warehouse / "_generations").iterdir()] == [os.readlink(warehouse / "_current").split("/")[-1]]
+    assert not any((warehouse / "_staging").iterdir())
 
-    run_core(raw, warehouse)
-    readable_everywhere(warehouse)
-    final, reference = snapshot(warehouse), snapshot(clean)
-    for table in TABLES:
-        assert final[table].equals(reference[table]), table
-    assert final["transcripts"]["transcript_id"].n_unique() == final["transcripts"].height == 6
-    assert list((warehouse / "_staging").iterdir()) == []  # the dead writer's leftovers are gone
+    run_core(raw, clean)  # the same files in one uninterrupted pass
+    got, want = tables(warehouse), tables(clean)
+    for table in want:
+        assert got[table].equals(want[table]), table
+
+
+def test_sigkill_at_random_moments_of_make_run(tmp_path: Path) -> None:
+    """As a user would try it: kill `etl-project run` after 1-6 s, check the tables, again and again."""
+    raw, warehouse = tmp_path / "raw", tmp_path / "wh"
+    expected = corpus(raw, 60)
+    env = env_for(raw, warehouse, tmp_path / "home", ETL_BATCH_MAX_FILES="40")
+    for delay in (1.5, 3.0, 4.5, 6.0):
+        proc = subprocess.Popen([CLI, "run", "--no-progress"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.kill()
+        proc.wait(timeout=60)
+        assert_tables_agree(warehouse)
+    final = subprocess.run([CLI, "run", "--no-progress"], env=env, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stderr[-3000:]
+    assert assert_tables_agree(warehouse) == expected
+    assert unfinished(Warehouse(warehouse)) == []

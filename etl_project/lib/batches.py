@@ -14,7 +14,7 @@ only touched costs one hash, nothing more.
 
 Batches are bounded (:data:`DEFAULT_MAX_FILES`, :data:`DEFAULT_MAX_BYTES`): a cold start on a
 huge folder becomes many bounded batches. A batch is *finished* when its rows were published: its
-``_batches/published/<batch>.json`` mark is committed in the same commit as its rows
+``_published/<batch>.json`` mark is committed in the same commit as its rows
 (:mod:`etl_project.lib.pipeline`). A claimed batch without the mark is *unfinished* (its run was
 killed, crashed or failed) and every entry point takes it up again: ``etl-project run``, the sensor
 and the daily schedule. While a run works on a batch it holds the batch's lock
@@ -161,7 +161,7 @@ def batches(warehouse: Warehouse) -> list[str]:
 
 # ---------------------------------------------------------------- which batches are finished
 
-PUBLISHED = "_batches/published"  # <batch>.json, committed together with the batch's rows
+PUBLISHED = "_published"  # <batch>.json, committed together with the batch's rows (lib/commit.py)
 ERRORS = "_batches/errors"  # <batch>.json: the last failure of an unfinished batch
 
 

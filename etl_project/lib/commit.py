@@ -1,23 +1,34 @@
-"""Publishing a batch to every table as one unit: stage, journal, apply (write-audit-publish).
+"""Publishing a batch to every table as one unit: stage, audit, then one atomic switch.
 
-A batch changes several files in several tables (transcripts, turns, theme_flags, quarantine, its
-``_batches/published`` mark). Readers must see all of those changes or none, also after a crash, so
-a :class:`Commit` works in three phases:
+A batch changes several files in several tables (transcripts, turns, theme_flags, quarantine, and
+its ``_published`` mark). Readers must see all of those changes or none, also after a crash.
+
+**Local warehouses: generations.** The published state lives in one generation folder,
+``_generations/gNNNNNN/``, holding a folder per table; ``_current`` is a symbolic link to it, and each
+table folder at the root (``transcripts``, ``turns``, ...) is a fixed link into ``_current``, so
+``data/warehouse/transcripts/**/*.parquet`` is what it always was for every reader (DuckDB, pandas,
+polars, Spark, R). A :class:`Commit` works in three phases:
 
 1. **stage**: every new file is written whole (and fsynced) under ``_staging/commit-<pid>-<id>/``;
-   files to delete are only listed. Nothing a reader can see has changed. The caller audits the
-   staged rows now; a failed audit calls :meth:`Commit.abort` and the warehouse is as it was.
-2. **journal** (the commit point): the list of (staged file -> target) moves and deletions is
-   written atomically to ``_commits/<id>.json``. A crash before this line is written leaves only
-   staging leftovers, removed by the next writer; the batch was not published.
-3. **apply**: each staged file is moved over its target (``os.replace`` locally, a copy then delete
-   on object storage), each deletion done, then the journal removed. A crash here is finished by the
-   next writer, ``etl-project status`` or ``verify`` (:func:`recover`): moves are idempotent, so
-   rolling forward twice is harmless.
+   files to delete are only listed. The caller audits the staged rows now; a failed audit calls
+   :meth:`Commit.abort` and nothing visible has changed.
+2. **build**: the next generation is made beside the current one: hard links to every unchanged file
+   (no copy), the staged files moved in. Still nothing visible has changed.
+3. **switch**: ``_current`` is replaced by a link to the new generation with one ``rename``: every
+   table changes at that instant, together. The old generation is then removed.
 
-The apply phase is only renames, so it lasts milliseconds; everything slow happens before the commit
-point. Writers hold the warehouse's write lock (:meth:`Warehouse.locked`) from before they read the
-files they merge until the journal is applied, so two commits never interleave.
+A process killed at any point leaves ``_current`` on the old generation or the new one, never
+between: after a SIGKILL every table agrees with every other. The next writer removes what a killed
+one left (staging folders, unfinished generations).
+
+**Object stores: journal and roll forward.** S3 has neither links nor renames. There the staged
+objects are listed in a journal, ``_commits/<id>.json`` (the commit point, written atomically), then
+copied over their targets; a writer killed while copying is finished by the next writer,
+``etl-project status`` or ``verify`` (:func:`recover`). Copies are idempotent, so rolling forward
+twice is harmless; a reader between the kill and the roll-forward can see part of a batch.
+
+Writers hold the warehouse's write lock (:meth:`Warehouse.locked`) from before they read the files
+they merge until the switch, so two commits never interleave.
 """
 
 from __future__ import annotations
@@ -36,6 +47,10 @@ from etl_project.lib import warehouse as tables_on_disk
 from etl_project.lib.warehouse import STAGING, Warehouse, _fsync_dir
 
 COMMITS = "_commits"
+CURRENT = "_current"
+GENERATIONS = "_generations"
+VERSIONED = ("transcripts", "turns", "theme_flags", "quarantine", "_published")
+"""Root folders that live in the generations (local warehouses): changed together, atomically."""
 
 
 @contextmanager
@@ -115,11 +130,14 @@ class Commit:
         return sorted([t for _, t in self.moves] + self.deletes)
 
     def commit(self) -> None:
-        """Journal the change (the commit point), then apply it; signals wait until it is applied."""
-        journal = {"id": self.id, "label": self.label, "moves": self.moves, "deletes": self.deletes}
+        """Make everything staged visible at once (module docstring); signals wait until it is done."""
         with _no_interrupts():
-            self.warehouse.write_bytes(f"{COMMITS}/{self.id}.json", json.dumps(journal).encode())
-            _apply(self.warehouse, journal)
+            if self.warehouse.is_local:
+                _switch_generation(self.warehouse, self.moves, self.deletes)
+            else:
+                journal = {"id": self.id, "label": self.label, "moves": self.moves, "deletes": self.deletes}
+                self.warehouse.write_bytes(f"{COMMITS}/{self.id}.json", json.dumps(journal).encode())
+                _apply(self.warehouse, journal)
         self._remove_dir()
 
     def abort(self) -> None:
@@ -175,13 +193,15 @@ def recover(warehouse: Warehouse) -> int:
 
     Takes the warehouse write lock. Returns how many commits were rolled forward.
     """
-    if not pending_journals(warehouse):
+    if not pending_journals(warehouse) and not warehouse.is_local:
         return 0
     with warehouse.locked():
         return _recover_locked(warehouse)
 
 
 def _recover_locked(warehouse: Warehouse) -> int:
+    if warehouse.is_local:  # nothing to roll forward: a generation is switched to whole or not at all
+        remove_old_generations(Path(warehouse.root))
     done = 0
     for path in pending_journals(warehouse):
         with warehouse.fs.open_input_stream(path) as handle:
@@ -189,3 +209,86 @@ def _recover_locked(warehouse: Warehouse) -> int:
         _apply(warehouse, journal)
         done += 1
     return done
+
+
+# ------------------------------------------------------------------ generations (local warehouses)
+
+
+def current_generation(root: Path) -> Path | None:
+    link = root / CURRENT
+    return (root / GENERATIONS / Path(os.readlink(link)).name) if link.is_symlink() else None
+
+
+def _switch_generation(warehouse: Warehouse, moves: list[tuple[str, str]], deletes: list[str]) -> None:
+    """Build the next generation from the current one plus the staged changes, then switch to it."""
+    root = Path(warehouse.root)
+    current = current_generation(root)
+    number = int(current.name[1:]) + 1 if current is not None else 1
+    new = root / GENERATIONS / f"g{number:06d}"
+    if new.exists():  # left by a writer killed while building it
+        shutil.rmtree(new)
+    new.mkdir(parents=True)
+    replaced = {t for _, t in moves} | set(deletes)
+    others = [(s, t) for s, t in moves if PurePosixPath(t).parts[0] not in VERSIONED]
+    folders = {new}
+    for top in VERSIONED:
+        source = current / top if current is not None else None
+        if source is None and (root / top).is_dir() and not (root / top).is_symlink():
+            source = root / top  # a warehouse written before generations existed: its folders become generation 1
+        if source is None or not source.is_dir():
+            continue
+        for path in source.rglob("*"):
+            if path.is_file():
+                rel = f"{top}/{path.relative_to(source).as_posix()}"
+                if rel not in replaced:
+                    (new / rel).parent.mkdir(parents=True, exist_ok=True)
+                    os.link(path, new / rel)
+                    folders.add((new / rel).parent)
+    for staged, target in moves:
+        if PurePosixPath(target).parts[0] in VERSIONED:
+            (new / target).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(root / staged, new / target)
+            folders.add((new / target).parent)
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        _fsync_dir(folder)
+    _fsync_dir(new.parent)
+    link = root / f"{CURRENT}.{os.getpid()}.tmp"
+    link.unlink(missing_ok=True)
+    os.symlink(f"{GENERATIONS}/{new.name}", link)
+    os.replace(link, root / CURRENT)  # the switch: every table changes here, together
+    _fsync_dir(root)
+    _link_tables(root)
+    for staged, target in others:  # files outside the tables (none today): moved after, each atomically
+        (root / target).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(root / staged, root / target)
+    remove_old_generations(root)
+
+
+def _link_tables(root: Path) -> None:
+    """Each versioned folder at the root is a link into ``_current`` (a legacy real folder is moved away first)."""
+    for top in VERSIONED:
+        path = root / top
+        if path.is_symlink():
+            continue
+        if path.exists():
+            path.rename(root / GENERATIONS / f"legacy-{top}-{uuid.uuid4().hex[:8]}")
+        tmp = root / f"{top}.{os.getpid()}.tmp"
+        tmp.unlink(missing_ok=True)
+        os.symlink(f"{CURRENT}/{top}", tmp)
+        os.replace(tmp, path)
+    _fsync_dir(root)
+
+
+def remove_old_generations(root: Path) -> int:
+    """Remove every generation but the current one (readers that opened an old file keep it open
+    through its hard link); returns how many were removed. Call under the write lock."""
+    current = current_generation(root)
+    folder = root / GENERATIONS
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for entry in folder.iterdir():
+        if current is None or entry.name != current.name:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed
