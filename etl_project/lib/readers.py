@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -151,8 +152,9 @@ def discover_folder(root: Path) -> Discovery:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=walk_errors.append):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        if here != root and (why := _skip_reason(here, dirnames, filenames)):
-            found.skipped.append(Skipped(_relative(here, root), why))
+        if why := _skip_reason(here, dirnames, filenames):
+            where = "the raw folder is itself" if here == root else "a folder inside the raw folder is"
+            found.skipped.append(Skipped(_relative(here, root), why.format(where=where)))
             dirnames[:] = []
             continue
         for d in list(dirnames):
@@ -206,19 +208,20 @@ def _classify(path: Path, root: Path, real_root: Path) -> RawFile | dict:
 
 
 def _skip_reason(here: Path, dirnames: list[str], filenames: list[str]) -> str | None:
-    """Why the folder ``here`` (listed as ``dirnames``/``filenames``) is not read, if it is not."""
+    """Why the folder ``here`` (listed as ``dirnames``/``filenames``) is not read, if it is not
+    (a format string: ``{where}`` says which folder)."""
     names = set(dirnames)
     if names & WAREHOUSE_MARKERS or any(_has_parts(here / t) for t in sorted(names & WAREHOUSE_TABLES)):
-        return "a warehouse folder inside the raw folder is never read as input"
+        return "{where} a warehouse (it has _batches, _staging, _locks or table folders); a warehouse is never read as input"
     if set(filenames) & DAGSTER_HOME_FILES or DAGSTER_HOME_FOLDERS <= names:
-        return "a Dagster home (instance storage) inside the raw folder is never read as input"
+        return "{where} a Dagster home (dagster.yaml, or history and storage folders); it is never read as input"
     return None
 
 
 def _has_parts(table: Path) -> bool:
-    """A warehouse table folder: ``part-*.parquet`` in it or in its hive partitions (``split=...``)."""
+    """A warehouse table folder: ``part-*.parquet`` in hive partitions (``split=...``), or the quarantine's one file."""
     try:
-        return any(table.glob("part-*.parquet")) or any(table.glob("*=*/part-*.parquet"))
+        return any(table.glob("split=*/part-*.parquet")) or (table.name == "quarantine" and (table / "part-0.parquet").is_file())
     except OSError:
         return False
 
@@ -587,18 +590,45 @@ def _read_csv_file(f: RawFile, data: bytes, sha: str) -> pl.DataFrame | list[dic
 
 
 def _csv_fast(text: str, separator: str, width: int, columns: dict[str, int]) -> pl.DataFrame | None:
-    """``_n, transcript_id, text`` of a well-formed CSV (blank rows left out, still counted); None when polars refuses it."""
+    """``_n, transcript_id, text`` of a well-formed CSV (blank rows left out, still counted); None when polars
+    refuses it, or when its quotes are not well formed (polars would read a stray quote without a word)."""
+    data = text.encode("utf-8")
+    if not _quotes_well_formed(data, separator):
+        return None
     try:
-        frame = pl.read_csv(io.BytesIO(text.encode("utf-8")), infer_schema=False, truncate_ragged_lines=False, separator=separator)
+        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, truncate_ragged_lines=False, separator=separator)
     except Exception:  # polars raises several types for malformed CSV; the slow path says what and where
         return None
     if frame.width != width:
         return None
     return (
         frame.with_row_index("_n", offset=1)
-        .filter(~pl.all_horizontal(pl.exclude("_n").is_null()))  # a blank line
+        .filter(~pl.all_horizontal(pl.exclude("_n").is_null()))  # a blank line (or only separators)
         .select(pl.col("_n").cast(pl.Int64), pl.nth(columns["transcript_id"] + 1).alias("transcript_id"), pl.nth(columns["text"] + 1).alias("text"))
     )
+
+
+def _quotes_well_formed(data: bytes, separator: str) -> bool:
+    """Whether every quote in ``data`` (UTF-8 CSV) opens a field, closes one, or is a doubled quote inside one.
+
+    The quotes alternate: the 1st, 3rd, ... enter a quoted field, the 2nd, 4th, ... leave it
+    (a doubled quote leaves and enters at once). An entering quote must start a field (after
+    a separator, a line end, the start, or a leaving quote); a leaving quote must end one
+    (before a separator, a line end, the end, or an entering quote). This is what Python's
+    strict csv parser accepts, checked over the bytes at once. A quote inside an unquoted
+    field (``5" screen``) fails it too: such a file is read by the slow path, which accepts it.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buffer == 0x22)
+    if quotes.size == 0:
+        return True
+    if quotes.size % 2:
+        return False
+    sep = ord(separator)
+    enter, leave = quotes[0::2], quotes[1::2]
+    before = buffer[enter[enter > 0] - 1]  # an entering quote at the very start is fine
+    after = buffer[leave[leave < buffer.size - 1] + 1]  # so is a leaving quote at the very end
+    return bool(((before == sep) | (before == 0x0A) | (before == 0x22)).all() and ((after == sep) | (after == 0x0D) | (after == 0x0A) | (after == 0x22)).all())
 
 
 def _csv_slow(text: str, separator: str, columns: dict[str, int]) -> pl.DataFrame:
@@ -646,7 +676,7 @@ def _csv_rows_slowly(text: str, separator: str, columns: dict[str, int]) -> Iter
         if error == "unexpected end of data":
             why = f"a quoted field opened in line {first} is never closed; {lines} (the rest of the file) not read"
         else:
-            why = f"malformed CSV ({error}) in {lines}: a stray or unterminated quote?; not read"
+            why = f"malformed CSV in {lines} ({error}): a stray or unterminated quote; {lines} not read"
         return row, None, why
 
     while True:
@@ -667,7 +697,7 @@ def _csv_rows_slowly(text: str, separator: str, columns: dict[str, int]) -> Iter
             width = len(fields)
             continue
         number += 1
-        if not fields:  # a blank line: counted, not a record
+        if not any(fields):  # a blank line (or only separators): counted, not a record, as polars reads it
             continue
         if len(fields) != width:
             if stretch is not None:  # a fragment of the damage before it
