@@ -247,7 +247,7 @@ def _deny(monkeypatch: pytest.MonkeyPatch, path: Path, *, listing: bool = False)
         real_scandir = os.scandir
 
         def scandir(target=".", *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-            if Path(os.fsdecode(target)) == path:
+            if not isinstance(target, int) and Path(os.fsdecode(target)) == path:  # (shutil passes a descriptor)
                 raise PermissionError(13, "Permission denied", os.fsdecode(target))
             return real_scandir(target, *args, **kwargs)
 
