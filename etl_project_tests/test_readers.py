@@ -476,3 +476,15 @@ def test_a_reader_that_fails_unexpectedly_costs_its_file_only(raw_dir: Path, mon
     frame = records(raw_dir)
     assert good_ids(frame) == ["work_0001"]
     assert reasons(frame)[("x.jsonl", "")] == "could not be read (RecursionError: maximum recursion depth exceeded)"
+
+
+def test_folders_nested_deeper_than_the_recursion_limit(raw_dir: Path) -> None:
+    import sys
+
+    deep = raw_dir
+    for _ in range(sys.getrecursionlimit() + 200):  # one at a time: mkdir(parents=True) recurses too
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "work_0001.md").write_text(md_transcript("work_0001"))
+    row = only(records(raw_dir))
+    assert row["transcript_id"] == "work_0001" and row["source_file"].endswith("/d/work_0001.md")

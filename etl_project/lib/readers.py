@@ -18,6 +18,31 @@ Layouts:
 
 Encodings: UTF-8 with or without BOM, UTF-16/32 with BOM (UTF-16 without a BOM
 is recognised too), otherwise Windows-1252; CRLF or LF.
+
+Hostile input (nothing found under the raw folder raises; see :func:`discover_folder`):
+
+* A symbolic-link loop, a link out of the raw folder, an unsupported type, a
+  file that cannot be read (``could not read the file (permission denied)``) and
+  a folder that cannot be listed are rejects, i.e. quarantine rows.
+* A name that is not valid UTF-8 (or holds control characters) is shown as
+  printable UTF-8 with ``\\xNN`` escapes in ``source_file``; the file is still
+  read, by its real path (:attr:`RawFile.path`).
+* A warehouse or a Dagster home inside the raw folder is skipped by design: it
+  is not a reject (it is no input), it is listed with its reason in
+  :attr:`Discovery.skipped` for ``status`` to show.
+* CSV: polars parses a well-formed file at once; a file polars refuses, or
+  whose quotes are not well formed, is parsed again row by row (Python's strict
+  ``csv``), so a malformed row or stretch is one reject (``row N``, naming its
+  lines) and every other row lands. Rows are numbered after the header, blank
+  lines counted; lines are counted by ``\\n`` as the file has them.
+* A header naming a wanted column twice (``transcript_id,Transcript_ID``) is a
+  file reject: which column is meant cannot be known, so none is guessed.
+* JSON lines are split on ``\\n`` only (U+2028 and U+0085 are legal inside JSON
+  strings); a line too deeply nested to decode is that line's reject.
+* A NUL byte in a CSV or JSON-lines file rejects its record, not the file.
+* Parquet: a wanted column named twice, or an id or text column that does not
+  hold text, is a file reject with the column and its type.
+* Whatever else goes wrong inside a reader costs that file only (one reject).
 """
 
 from __future__ import annotations
@@ -149,8 +174,7 @@ def discover_folder(root: Path) -> Discovery:
     real_root = _resolved(root) or root.absolute()
     found = Discovery([], [], [])
     walk_errors: list[OSError] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=walk_errors.append):
-        here = Path(dirpath)
+    for here, dirnames, filenames in _walk(root, walk_errors):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         if why := _skip_reason(here, dirnames, filenames):
             where = "the raw folder is itself" if here == root else "a folder inside the raw folder is"
@@ -181,12 +205,38 @@ def discover_folder(root: Path) -> Discovery:
                 found.files.append(entry)
             else:
                 found.rejects.append(entry)
-    for exc in walk_errors:  # os.walk would skip these folders without a word
+    for exc in walk_errors:  # os.walk would skip these without a word
         folder = Path(exc.filename) if exc.filename is not None else root
         what = "the raw folder itself" if folder == root else "this folder"
         found.rejects.append(_file_reject(folder, root, None, f"could not list {what} ({_os_reason(exc)}); the files in it were not read"))
     found.files.sort(key=lambda f: f.relative)
     return found
+
+
+def _walk(root: Path, errors: list[OSError]) -> Iterator[tuple[Path, list[str], list[str]]]:
+    """``os.walk`` (top down, links to folders listed but not entered), without recursion, so a
+    folder nested thousands deep cannot hit the recursion limit; a folder that cannot be listed
+    goes to ``errors``. The caller may prune the folder names it is given, as with ``os.walk``."""
+    stack = [root]
+    while stack:
+        here = stack.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = str(here)
+            errors.append(exc)
+            continue
+        dirnames, filenames = [], []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            (dirnames if is_dir else filenames).append(entry.name)
+        yield here, dirnames, filenames
+        stack.extend(here / d for d in reversed(dirnames) if not _is_symlink(here / d))
 
 
 def _classify(path: Path, root: Path, real_root: Path) -> RawFile | dict:
