@@ -488,3 +488,31 @@ def test_folders_nested_deeper_than_the_recursion_limit(raw_dir: Path) -> None:
     (deep / "work_0001.md").write_text(md_transcript("work_0001"))
     row = only(records(raw_dir))
     assert row["transcript_id"] == "work_0001" and row["source_file"].endswith("/d/work_0001.md")
+
+
+def test_the_row_by_row_csv_parse_takes_long_transcripts(raw_dir: Path) -> None:
+    long_text = "AI: q?\n\nUser: " + "word " * 60_000  # 300,000 characters: over the csv module's default field limit
+    (raw_dir / "long.csv").write_text(f'transcript_id,text\nwork_0001,"{long_text}"\nwork_0002,b,surplus\n')
+    frame = records(raw_dir)
+    assert good_ids(frame) == ["work_0001"] and frame["text"][0] == long_text
+    assert list(reasons(frame)) == [("long.csv", "row 2")]
+
+
+def test_a_csv_header_with_an_open_quote_is_a_file_reject(raw_dir: Path) -> None:
+    (raw_dir / "head.csv").write_text('"transcript_id,text\nwork_1,a\n')
+    assert only(records(raw_dir))["reject_reason"].startswith("malformed CSV header in line 1")
+
+
+def test_json_values_python_cannot_take_cost_their_line_only(raw_dir: Path) -> None:
+    deep_role = "[" * 900 + "]" * 900
+    lines = [
+        '{"transcript_id": "work_0001", "text": "AI: q", "n": ' + "9" * 5000 + "}",  # int() refuses > 4300 digits
+        '{"transcript_id": "work_0002", "messages": [{"role": ' + deep_role + ', "content": "x"}]}',
+        json.dumps({"transcript_id": "work_0003", "text": BODY}),
+    ]
+    (raw_dir / "odd.jsonl").write_text("\n".join(lines))
+    frame = records(raw_dir)
+    assert good_ids(frame) == ["work_0003"]
+    got = reasons(frame)
+    assert got[("odd.jsonl", "line 1")].startswith("line 1 could not be decoded")
+    assert ("odd.jsonl", "line 2") in got

@@ -507,41 +507,50 @@ def render_messages(messages: object) -> str:
 
 
 _NUL_IN_RECORD = "a NUL byte in this record: damaged data, not text"
+# The csv module refuses fields over 128 KiB by default; a long transcript is one field.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 
 
 def _rows_to_records(f: RawFile, fmt: str, sha: str, rows: Iterable[tuple[str, dict | None, str | None]]) -> list[dict]:
     """Turn (locator, row, parse error) triples into records (the chat layout and JSON lines)."""
     records = []
     for where, row, error in rows:
-        if error is not None:
-            records.append(_record(f, fmt, where, sha, None, None, error))
-            continue
-        assert row is not None
-        raw_id = row.get("transcript_id")
-        transcript_id, text, reason = None, None, None
-        if isinstance(raw_id, str):
-            transcript_id = raw_id.strip() or None
-        elif raw_id is not None:
-            reason = f"'transcript_id' is {_json_kind(raw_id)}, not text (ids look like work_0042)"
-        if transcript_id is None:
-            reason = reason or "no transcript id in this row"
-        if "text" in row and row["text"] is not None:
-            text = row["text"] if isinstance(row["text"], str) else None
-            if text is None:
-                reason = reason or "'text' is not a string"
-        elif row.get("messages") is not None:
+        if error is None:
             try:
-                text = render_messages(row["messages"])
-            except UnreadableInput as exc:
-                reason = reason or f"bad chat messages: {exc}"
-        else:
-            reason = reason or "no text in this row"
-        if text is not None and not text.strip() and reason is None:
-            reason = "empty text in this row"
-        if reason is None and ("\x00" in transcript_id or "\x00" in text):
-            reason = _NUL_IN_RECORD
-        records.append(_record(f, fmt, where, sha, transcript_id, text, reason))
+                records.append(_row_record(f, fmt, where, sha, row))
+                continue
+            except Exception as exc:  # a hostile value (e.g. a role nested 900 deep) costs its row only
+                error = f"could not be read ({type(exc).__name__}: {_first_line(exc)[:200]})"
+        records.append(_record(f, fmt, where, sha, None, None, error))
     return records
+
+
+def _row_record(f: RawFile, fmt: str, where: str, sha: str, row: dict) -> dict:
+    """One row of the chat layout or a JSON line as a record (with its reason, if it cannot be a transcript)."""
+    raw_id = row.get("transcript_id")
+    transcript_id, text, reason = None, None, None
+    if isinstance(raw_id, str):
+        transcript_id = raw_id.strip() or None
+    elif raw_id is not None:
+        reason = f"'transcript_id' is {_json_kind(raw_id)}, not text (ids look like work_0042)"
+    if transcript_id is None:
+        reason = reason or "no transcript id in this row"
+    if "text" in row and row["text"] is not None:
+        text = row["text"] if isinstance(row["text"], str) else None
+        if text is None:
+            reason = reason or "'text' is not a string"
+    elif row.get("messages") is not None:
+        try:
+            text = render_messages(row["messages"])
+        except UnreadableInput as exc:
+            reason = reason or f"bad chat messages: {exc}"
+    else:
+        reason = reason or "no text in this row"
+    if text is not None and not text.strip() and reason is None:
+        reason = "empty text in this row"
+    if reason is None and ("\x00" in transcript_id or "\x00" in text):
+        reason = _NUL_IN_RECORD
+    return _record(f, fmt, where, sha, transcript_id, text, reason)
 
 
 def _json_kind(value: object) -> str:
@@ -627,7 +636,10 @@ def _read_csv_file(f: RawFile, data: bytes, sha: str) -> pl.DataFrame | list[dic
         text = text.replace("\r", "\n")
     first_line = text[:65536].split("\n", 1)[0]
     separator = "\t" if "\t" in first_line and "," not in first_line else ","  # spreadsheet "Unicode text" exports
-    header = next(csv.reader([first_line.rstrip("\r")], delimiter=separator), [])
+    try:
+        header = next(csv.reader([first_line.rstrip("\r")], delimiter=separator, strict=True), [])
+    except csv.Error as exc:
+        raise UnreadableInput(f"malformed CSV header in line 1 ({exc})") from None
     columns = _pick_columns(header, "CSV")
     if "text" not in columns:  # 'messages' as JSON text in a CSV cell: one row at a time
         return _rows_to_records(f, "csv", sha, _csv_rows_slowly(text, separator, columns))
@@ -823,6 +835,9 @@ def _read_jsonl_file(f: RawFile, data: bytes, sha: str) -> list[dict]:
                 continue
             except RecursionError:
                 yield where, None, f"line {n} is nested too deeply to read (JSON more than about {sys.getrecursionlimit()} levels deep)"
+                continue
+            except ValueError as exc:  # e.g. an integer of more digits than Python converts
+                yield where, None, f"line {n} could not be decoded ({_first_line(exc)[:200]})"
                 continue
             if not isinstance(obj, dict):
                 yield where, None, f"line {n} is not a JSON object"
