@@ -481,13 +481,18 @@ def test_a_reader_that_fails_unexpectedly_costs_its_file_only(raw_dir: Path, mon
 def test_folders_nested_deeper_than_the_recursion_limit(raw_dir: Path) -> None:
     import sys
 
-    deep = raw_dir
+    levels = [raw_dir]
     for _ in range(sys.getrecursionlimit() + 200):  # one at a time: mkdir(parents=True) recurses too
-        deep = deep / "d"
-        deep.mkdir()
-    (deep / "work_0001.md").write_text(md_transcript("work_0001"))
-    row = only(records(raw_dir))
-    assert row["transcript_id"] == "work_0001" and row["source_file"].endswith("/d/work_0001.md")
+        levels.append(levels[-1] / "d")
+        levels[-1].mkdir()
+    try:
+        (levels[-1] / "work_0001.md").write_text(md_transcript("work_0001"))
+        row = only(records(raw_dir))
+        assert row["transcript_id"] == "work_0001" and row["source_file"].endswith("/d/work_0001.md")
+    finally:  # bottom up: shutil.rmtree (pytest's clean-up too) recurses and would fail on this tree
+        (levels[-1] / "work_0001.md").unlink(missing_ok=True)
+        for level in reversed(levels[1:]):
+            level.rmdir()
 
 
 def test_the_row_by_row_csv_parse_takes_long_transcripts(raw_dir: Path) -> None:
@@ -516,3 +521,15 @@ def test_json_values_python_cannot_take_cost_their_line_only(raw_dir: Path) -> N
     got = reasons(frame)
     assert got[("odd.jsonl", "line 1")].startswith("line 1 could not be decoded")
     assert ("odd.jsonl", "line 2") in got
+
+
+def test_discovery_gives_the_real_path_of_every_escaped_name(raw_dir: Path) -> None:
+    from etl_project.lib.readers import discover_folder
+
+    with open(os.fsencode(raw_dir) + b"/caf\xe9.md", "wb") as fh:
+        fh.write(md_transcript("work_0001").encode())
+    with open(os.fsencode(raw_dir) + b"/caf\xe9.pdf", "wb") as fh:
+        fh.write(b"%PDF")
+    paths = dict(discover_folder(raw_dir).paths())
+    assert set(paths) == {"caf\\xe9.md", "caf\\xe9.pdf"}
+    assert all(os.lstat(real).st_size > 0 for real in paths.values())  # what `scan` needs for size and mtime

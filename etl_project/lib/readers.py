@@ -146,6 +146,11 @@ class Discovery:
     rejects: list[dict]
     skipped: list[Skipped]
 
+    def paths(self) -> list[tuple[str, Path]]:
+        """``(relative, real path)`` of every file to read and every reject: stat the real path,
+        as a relative path with an escaped name (``caf\\xe9.md``) names no file on disk."""
+        return [(f.relative, f.path) for f in self.files] + [(r["source_file"], r["source_path"]) for r in self.rejects]
+
 
 def discover(root: Path, only: set[str] | None = None) -> tuple[list[RawFile], list[dict]]:
     """Files to read (sorted by relative path) and rejects for what must not be read.
