@@ -533,3 +533,10 @@ def test_discovery_gives_the_real_path_of_every_escaped_name(raw_dir: Path) -> N
     paths = dict(discover_folder(raw_dir).paths())
     assert set(paths) == {"caf\\xe9.md", "caf\\xe9.pdf"}
     assert all(os.lstat(real).st_size > 0 for real in paths.values())  # what `scan` needs for size and mtime
+
+
+def test_a_csv_with_messages_instead_of_text_gets_a_row_reason(raw_dir: Path) -> None:
+    (raw_dir / "chat.csv").write_text('transcript_id,messages\nwork_0001,"[{""role"": ""user""}]"\n')
+    row = only(records(raw_dir))
+    assert (row["source_record"], row["transcript_id"]) == ("row 1", "work_0001")
+    assert row["reject_reason"].startswith("bad chat messages")

@@ -647,7 +647,8 @@ def _read_csv_file(f: RawFile, data: bytes, sha: str) -> pl.DataFrame | list[dic
         raise UnreadableInput(f"malformed CSV header in line 1 ({exc})") from None
     columns = _pick_columns(header, "CSV")
     if "text" not in columns:  # 'messages' as JSON text in a CSV cell: one row at a time
-        return _rows_to_records(f, "csv", sha, _csv_rows_slowly(text, separator, columns))
+        rows = ((f"row {n}", row, error) for n, row, error in _csv_rows_slowly(text, separator, columns))
+        return _rows_to_records(f, "csv", sha, rows)
     rows = _csv_fast(text, separator, len(header), columns)
     if rows is None:
         rows = _csv_slow(text, separator, columns)
