@@ -236,8 +236,12 @@ def run(args: argparse.Namespace) -> int:
         instance.add_event_listener(run_id, progress)
         progress.write(f"etl-project run: batch {key} ({number}/{len(keys)}) of {raw} -> {warehouse}")
         result = None
+        # The dataset checks and the report read the whole warehouse: one pass after the last batch is enough.
+        selection = None if number == len(keys) else ["warehouse_tables"]
         try:
-            result = job.execute_in_process(run_config=run_config, instance=instance, partition_key=key, raise_on_error=False, run_id=run_id)
+            result = job.execute_in_process(
+                run_config=run_config, instance=instance, partition_key=key, raise_on_error=False, run_id=run_id, op_selection=selection
+            )
         except KeyboardInterrupt:
             progress.interrupted = True
         if progress.interrupted or result is None:

@@ -32,13 +32,13 @@ from pathlib import Path
 
 import polars as pl
 
-from etl_project.lib.readers import discover
+from etl_project.lib.readers import discover_folder
 from etl_project.lib.warehouse import Warehouse
 
 MANIFEST = "_batches/manifest.parquet"
 # An ingest batch holds at most this many files and about this many bytes (ETL_BATCH_MAX_FILES /
 # ETL_BATCH_MAX_MB): a cold start on 500,000 files becomes bounded partitions, each a bounded run.
-DEFAULT_MAX_FILES = 20_000
+DEFAULT_MAX_FILES = 25_000
 DEFAULT_MAX_BYTES = 1024 * 2**20
 LISTING_SCHEMA = {"path": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64}
 MANIFEST_SCHEMA = {"batch": pl.String, **LISTING_SCHEMA, "claimed_at": pl.Datetime("us", "UTC")}
@@ -46,12 +46,10 @@ MANIFEST_SCHEMA = {"batch": pl.String, **LISTING_SCHEMA, "claimed_at": pl.Dateti
 
 def scan(raw_root: Path) -> pl.DataFrame:
     """Every path the pipeline would read or reject under ``raw_root``, with size and mtime (no content read)."""
-    raw_root = Path(raw_root)
-    files, rejects = discover(raw_root)
     rows = []
-    for rel in [f.relative for f in files] + [r["source_file"] for r in rejects]:
+    for rel, path in discover_folder(Path(raw_root)).paths():
         try:
-            stat = os.lstat(raw_root / rel)
+            stat = os.lstat(path)  # the real path: a relative one with an escaped name names no file
         except OSError:
             continue  # vanished between listing and stat: it will be seen next time
         rows.append((rel, stat.st_size, stat.st_mtime_ns))
