@@ -15,6 +15,12 @@ Checks (each must pass, else the benchmark exits non-zero):
 * ``turn_texts``: every turn's text is the same in both after applying
   :data:`INTENDED_DIFFERENCES` to both sides.
 
+:func:`compare_tables` checks that ``make run`` (the Dagster job, one run per ingest
+batch) made the same warehouse as the core alone on the same input: per table the same
+row count and the same rows (all columns but the run's timestamps, compared as an
+order-free digest of row hashes), and for ``transcripts`` the same ids with the same text
+(``text_sha256``) id by id.
+
 Intended differences (``INTENDED_DIFFERENCES``, the ftfy fixers the naive
 script's ``ftfy.fix_text`` defaults apply and the core deliberately does not):
 ``uncurl_quotes`` (the naive output turns ’ “ ” into ' "), ``fix_latin_ligatures``,
@@ -185,4 +191,63 @@ def compare(core_warehouse: Path, naive_out: Path, truth_path: Path, core_truth_
         f"({raw_diff} differ before them, {curly_diff} by curly quotes the naive script straightened); differing: {_sample(bad)}",
     )
     result.info.update(turns_differing_only_by_intended=raw_diff - len(bad), turns_uncurled_by_naive=curly_diff)
+    return result
+
+
+TABLES = ("transcripts", "turns", "theme_flags", "quarantine")
+TABLE_KEYS = {"transcripts": ["transcript_id"], "turns": ["transcript_id", "turn_index"], "theme_flags": ["transcript_id"], "quarantine": []}
+
+
+def _scan(warehouse: Path, table: str) -> pl.LazyFrame | None:
+    folder = Path(warehouse) / table
+    if not any(folder.rglob("*.parquet")):
+        return None
+    return pl.scan_parquet(folder / "**" / "*.parquet", hive_partitioning=True)
+
+
+def _digest(frame: pl.LazyFrame) -> tuple[int, int, int]:
+    """(rows, sum of the high halves, sum of the low halves of each row's hash): equal for equal
+    multisets of rows, whatever the order or the file layout; streamed, so memory stays small.
+    Columns holding a time (when the row was ingested or detected) differ from run to run and are left out."""
+    schema = frame.collect_schema()
+    columns = sorted(c for c, dtype in schema.items() if not isinstance(dtype, (pl.Datetime, pl.Date)))
+    h = pl.struct(columns).hash(seed=0)
+    rows, high, low = frame.select(
+        pl.len().alias("rows"),
+        (h // 2**32).sum().alias("high"),
+        (h % 2**32).sum().alias("low"),
+    ).collect(engine="streaming").row(0)
+    return int(rows), int(high or 0), int(low or 0)
+
+
+def compare_tables(core_warehouse: Path, other_warehouse: Path) -> Comparison:
+    """The four tables of ``other_warehouse`` (made by ``make run``) against the core's on the same input."""
+    result = Comparison()
+    for table in TABLES:
+        core, other = _scan(core_warehouse, table), _scan(other_warehouse, table)
+        if core is None or other is None:
+            both_empty = core is None and other is None
+            result.check(f"{table}_equal", both_empty, "no rows in either" if both_empty else f"only {'make run' if core is None else 'the core'} wrote {table}")
+            continue
+        a, b = _digest(core), _digest(other)
+        result.info[f"{table}_rows"] = a[0]
+        result.check(
+            f"{table}_equal",
+            a == b,
+            f"{b[0]:,} rows from make run, {a[0]:,} from the core; " + ("the same rows" if a == b else "the rows DIFFER (digest of row hashes)"),
+        )
+    core, other = _scan(core_warehouse, "transcripts"), _scan(other_warehouse, "transcripts")
+    if core is not None and other is not None:
+        pick = ["transcript_id", "text_sha256"]
+        joined = (
+            core.select(pick).join(other.select(pick), on="transcript_id", how="full", suffix="_make_run", coalesce=True)
+            .filter((pl.col("text_sha256") != pl.col("text_sha256_make_run")).fill_null(True))
+            .collect(engine="streaming")
+        )
+        ids = joined.get_column("transcript_id").to_list()
+        result.check(
+            "transcript_ids_and_texts",
+            not ids,
+            f"{len(ids)} transcript ids missing on one side or with a different text: {_sample(ids)}",
+        )
     return result

@@ -1,4 +1,4 @@
-"""Smoke test of ``make bench`` (bench/): a 30-transcript run through the same code path, no timing assertions."""
+"""Smoke test of ``make bench`` (bench/): a 30-transcript run through the same code path (``make run`` included), no timing assertions."""
 
 from __future__ import annotations
 
@@ -60,13 +60,13 @@ def test_damage_is_real_mojibake_that_the_repair_undoes(pool: gen.Pool) -> None:
     assert repair_text(curly.clean)[0] == curly.clean
 
 
-def test_smoke_run_compares_core_and_naive_and_writes_results(tmp_path: Path) -> None:
+def test_smoke_run_compares_core_naive_and_make_run_and_writes_results(tmp_path: Path) -> None:
     report = tmp_path / "BENCHMARKS.md"
     report.write_text(f"# Benchmarks\n\nprose kept\n\n{bench_run.MARK_START}\nOLD-GENERATED-BLOCK\n{bench_run.MARK_END}\n\ntail kept\n")
     rc = bench_run.main(
         [
             "--sizes", str(N), "--seed", str(SEED), "--repeats", "1",
-            "--skip", "dagster",  # the Dagster run alone takes longer than this test may
+            "--skip", "cold",  # the cold-start breakdown would be a second `make run`
             "--naive-full-max", "10", "--naive-every", "3",  # exercise the subsample path too
             "--out", str(tmp_path / "out"), "--report", str(report),
         ]
@@ -76,8 +76,8 @@ def test_smoke_run_compares_core_and_naive_and_writes_results(tmp_path: Path) ->
     assert results["ok"] is True
     assert {"date", "cores", "ram_gib", "cpu", "python", "libraries"} <= results["machine"].keys()
     per = results["summary"][str(N)]
-    assert {"floor", "core", "naive", "core_sub"} <= per.keys()
-    for kind in ("floor", "core", "naive", "core_sub"):
+    assert {"floor", "core", "naive", "core_sub", "dagster"} <= per.keys()
+    for kind in ("floor", "core", "naive", "core_sub", "dagster"):
         assert {"runs", "wall_s", "mb_per_s", "transcripts_per_s", "peak_rss_mb", "input_bytes", "transcripts"} <= per[kind].keys()
         assert per[kind]["peak_rss_mb"] > 0 and per[kind]["runs"] == 1
     core = per["core"]
@@ -85,8 +85,23 @@ def test_smoke_run_compares_core_and_naive_and_writes_results(tmp_path: Path) ->
     assert abs(sum(core["stage_share"].values()) - 1) < 1e-6
     assert "pandera_validate" in core["substages_s"]
     assert per["naive"]["input"].startswith("1 in 3") and per["naive"]["scaled_wall_s"] > 0
-    assert {"core_vs_naive_speed", "core_vs_floor_time", "core_vs_naive_speed_same_input"} <= results["ratios"][str(N)].keys()
-    assert len(results["targets"]) == 6 and all({"target", "value", "met"} <= t.keys() for t in results["targets"])
+    # make run: the real console script, measured like the core (whole process tree), one Dagster run per batch
+    make_run = per["dagster"]
+    assert make_run["make_run_batches"] == 1 and make_run["transcripts_written"] == N
+    assert make_run["workers"] >= 1 and len(make_run["per_run"]) == 1
+    assert {"warehouse_tables", "transcripts_expectations"} <= make_run["steps_s"].keys()
+    assert make_run["outside_steps_s"] is not None and make_run["process_s"] > 0
+    ratios = results["ratios"][str(N)]
+    assert {"core_vs_naive_speed", "core_vs_floor_time", "core_vs_naive_speed_same_input"} <= ratios.keys()
+    assert {"make_run_vs_core_time", "make_run_vs_core_work_time", "make_run_vs_core_memory", "make_run_vs_naive_speed"} <= ratios.keys()
+    assert all(ratios[k] > 0 for k in ("make_run_vs_core_time", "make_run_vs_naive_speed"))
+    assert len(results["targets"]) == 9 and all({"target", "value", "met"} <= t.keys() for t in results["targets"])
+    targets = {t["target"] for t in results["targets"]}
+    assert f"make run (etl-project run) on {N} < 15 s" in targets
+    assert any(t.startswith("make run within 1.3x of the core") for t in targets)
+    same = results["make_run_comparisons"][str(N)]
+    assert same["ok"] is True
+    assert {"transcripts_equal", "turns_equal", "theme_flags_equal", "quarantine_equal", "transcript_ids_and_texts"} <= same["checks"].keys()
     comparison = results["comparisons"][str(N)]
     assert comparison["ok"] is True
     assert all(c["ok"] for c in comparison["checks"].values())
@@ -95,7 +110,7 @@ def test_smoke_run_compares_core_and_naive_and_writes_results(tmp_path: Path) ->
     assert comparison["info"]["turns_uncurled_by_naive"] > 0  # the intended difference shows
     text = report.read_text()
     assert text.startswith("# Benchmarks\n\nprose kept") and text.rstrip().endswith("tail kept")
-    assert "OLD-GENERATED-BLOCK" not in text and "| core |" in text
+    assert "OLD-GENERATED-BLOCK" not in text and "| core |" in text and "| make run |" in text
 
 
 def test_comparison_fails_loudly_on_a_real_difference(tmp_path: Path, pool: gen.Pool) -> None:
