@@ -252,6 +252,8 @@ def _switch_generation(warehouse: Warehouse, moves: list[tuple[str, str]], delet
     for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
         _fsync_dir(folder)
     _fsync_dir(new.parent)
+    if (root / CURRENT).exists() and not (root / CURRENT).is_symlink():  # a copy that followed the links
+        (root / CURRENT).rename(root / GENERATIONS / f"legacy-current-{uuid.uuid4().hex[:8]}")
     link = root / f"{CURRENT}.{os.getpid()}.tmp"
     link.unlink(missing_ok=True)
     os.symlink(f"{GENERATIONS}/{new.name}", link)

@@ -226,8 +226,8 @@ def _batch_pass(
     ok = records.filter(pl.col("reject_reason").is_null())
     keys = ok.select(_POSITION, *DUPLICATE_KEYS)
     # the repair audit: would a second pass change what this one repaired or could not settle?
-    doubtful = ok.filter((pl.col("n_repairs") > 0) | pl.col("residual_mojibake")).get_column("text")
-    changed_again = int(changed_by_second_pass(doubtful).sum()) if doubtful.len() else 0
+    doubtful = ok.filter((pl.col("n_repairs") > 0) | pl.col("residual_mojibake")).select("transcript_id", "text")
+    again = doubtful.filter(changed_by_second_pass(doubtful.get_column("text"))).get_column("transcript_id") if doubtful.height else pl.Series([], dtype=pl.String)
     frame = apply_duplicate_outcomes(records, duplicate_outcomes(keys, position=_POSITION) if outcomes is None else outcomes, position=_POSITION)
     read = records.select("source_file").unique()
     del records, ok
@@ -258,9 +258,10 @@ def _batch_pass(
             "transcripts_repaired": int((landed.get_column("n_repairs") > 0).sum()),
             "identical_copies_folded": int((landed.get_column("n_copies") - 1).sum() or 0),
             "residual_mojibake": int(landed.get_column("residual_mojibake").sum()),
-            "repair_looked_at": doubtful.len(),
-            "repair_changed_again": changed_again,
+            "repair_looked_at": doubtful.height,
+            "repair_changed_again": again.len(),
         },
+        "changed_again": again.head(20).to_list(),
         "seconds": seconds,
     }
 
@@ -426,7 +427,7 @@ def run_core(
         say(f"flagging themes in {len(buckets)} warehouse file(s)")
         run.seconds["flag"] = sum(run_calls(pool, [(_flag_bucket, scratch, b) for b in buckets]))
         run.wall_seconds["flag"] = time.perf_counter() - clock
-        run.audits = _staged_audits(kept, run.stats)
+        run.audits = _staged_audits(kept, run.stats, [t for r in results.values() for t in r["changed_again"]])
         if not all(a.passed for a in run.audits):
             raise AuditFailed(run.audits)
         clock = time.perf_counter()
@@ -439,7 +440,7 @@ def run_core(
     return run
 
 
-def _staged_audits(kept: pl.DataFrame, stats: dict[str, int]) -> list[Audit]:
+def _staged_audits(kept: pl.DataFrame, stats: dict[str, int], changed_again: list[str]) -> list[Audit]:
     """The blocking checks that need only the staged rows (the contracts are checked while merging)."""
     duplicated = kept.filter(pl.col("transcript_id").is_duplicated())
     looked, again = stats.get("repair_looked_at", 0), stats.get("repair_changed_again", 0)
@@ -454,7 +455,7 @@ def _staged_audits(kept: pl.DataFrame, stats: dict[str, int]) -> list[Audit]:
             "transcripts", "repair_is_stable", not broken,
             f"a second repair pass would change {again} of the {looked} transcripts ftfy repaired or could not settle"
             + (" (the repair itself is broken)" if broken else ""),
-            {"changed_by_second_pass": again, "looked_at": looked},
+            {"changed_by_second_pass": again, "looked_at": looked, "transcripts": sorted(changed_again)[:20]},
         ),
     ]
 
