@@ -1,4 +1,4 @@
-"""Warehouse writes: atomic per partition, upserts without duplicates, first-seen times kept."""
+"""Warehouse writes: staged then switched to at once, upserts without duplicates, first-seen times kept."""
 
 from __future__ import annotations
 
@@ -10,29 +10,60 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl_project.lib import warehouse as wh_module
-from etl_project.lib.warehouse import Warehouse, carry_forward, upsert
+from etl_project.lib.commit import Commit
+from etl_project.lib.warehouse import BUCKET_COLUMN, Warehouse, bucket_of, carry_forward, merge_file, upsert
+
+TABLE = "turns"  # a versioned table folder; the rows here are not real turns (the model below takes anything)
+
+
+class AnyRows:  # merge_file only needs .validate and .to_schema().columns
+    @staticmethod
+    def validate(frame, lazy=True):
+        return frame
+
+    @staticmethod
+    def to_schema():
+        return type("Schema", (), {"columns": {"transcript_id": None, "split": None, "value": None}})
 
 
 def frame(ids: list[str], value: str, split: str = "workforce") -> pl.DataFrame:
     return pl.DataFrame({"transcript_id": ids, "split": [split] * len(ids), "value": [value] * len(ids)})
 
 
+def publish(wh: Warehouse, rows: pl.DataFrame) -> list[str]:
+    """Upsert ``rows`` file by file in one commit, as the pipeline does; returns the targets changed."""
+    commit = Commit(wh)
+    keyed = rows.with_columns(bucket_of(pl.col("transcript_id")).alias(BUCKET_COLUMN))
+    try:
+        for (split, bucket), part in keyed.group_by("split", BUCKET_COLUMN, maintain_order=True):
+            merge_file(
+                wh, commit, table=TABLE, model=AnyRows, target=(split, bucket), batch=part.drop(BUCKET_COLUMN),
+                existing=wh.read(TABLE, files=[(split, bucket)]), key=["transcript_id"], sort_by=["transcript_id"],
+            )
+    except BaseException:
+        commit.abort()
+        raise
+    targets = commit.targets
+    commit.commit()
+    return targets
+
+
 def test_write_then_read_round_trips_with_partitions(warehouse_dir: Path) -> None:
     wh = Warehouse(warehouse_dir)
     data = pl.concat([frame(["work_2", "work_1"], "a"), frame(["science_1"], "b", "scientists")])
-    written = wh.write_partitioned("t", data, partition_by="split", sort_by=["transcript_id"])
-    assert [p.relative_to(warehouse_dir).as_posix() for p in written] == ["t/split=scientists/part-b00000.parquet", "t/split=workforce/part-b00000.parquet"]
-    back = wh.read("t", columns=["transcript_id", "split", "value"]).sort("transcript_id")
+    assert publish(wh, data) == [f"{TABLE}/split=scientists/part-b00000.parquet", f"{TABLE}/split=workforce/part-b00000.parquet"]
+    back = wh.read(TABLE, columns=["transcript_id", "split", "value"]).sort("transcript_id")
     assert back.rows() == [("science_1", "scientists", "b"), ("work_1", "workforce", "a"), ("work_2", "workforce", "a")]
-    assert wh.read("t", files=[("scientists", "b00000")]).height == 1
-    assert wh.read("t", files=[("scientists", "b00001")]) is None
+    assert wh.read(TABLE, files=[("scientists", "b00000")]).height == 1
+    assert wh.read(TABLE, files=[("scientists", "b00001")]) is None
     assert wh.read("missing") is None
+    assert pl.read_parquet(warehouse_dir / TABLE / "**" / "*.parquet", hive_partitioning=True).height == 3  # the plain path analysts use
 
 
 def test_a_failed_write_leaves_the_previous_file_intact(warehouse_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wh = Warehouse(warehouse_dir)
-    wh.write_partitioned("t", frame(["work_1"], "old"), partition_by="split", sort_by=["transcript_id"])
-    target = warehouse_dir / "t" / "split=workforce" / "part-b00000.parquet"
+    publish(wh, frame(["work_1"], "old"))
+    target = warehouse_dir / TABLE / "split=workforce" / "part-b00000.parquet"
     before = target.read_bytes()
 
     def crash(frame, table, where):
@@ -41,10 +72,10 @@ def test_a_failed_write_leaves_the_previous_file_intact(warehouse_dir: Path, mon
 
     monkeypatch.setattr(wh_module, "write_parquet", crash)
     with pytest.raises(OSError, match="disk full"):
-        wh.write_partitioned("t", frame(["work_1", "work_2"], "new"), partition_by="split", sort_by=["transcript_id"])
+        publish(wh, frame(["work_1", "work_2"], "new"))
     assert target.read_bytes() == before
     assert pq.read_table(target).num_rows == 1
-    assert list((warehouse_dir / "_staging").iterdir()) == []
+    assert list((warehouse_dir / "_staging").iterdir()) == []  # the aborted commit took its staged files along
 
 
 def test_clear_staging_removes_leftovers_of_dead_writers_only(warehouse_dir: Path) -> None:
@@ -81,26 +112,19 @@ def test_carry_forward_keeps_first_seen_time_only_for_unchanged_rows() -> None:
 
 
 def test_rows_are_bucketed_by_id_number_and_only_touched_buckets_are_rewritten(warehouse_dir: Path) -> None:
-    from etl_project.lib.warehouse import publish_table
-
     wh = Warehouse(warehouse_dir)
     schema = {"transcript_id": pl.String, "split": pl.String, "value": pl.String}
     first = pl.DataFrame({"transcript_id": ["work_1", "work_9999", "work_10000", "work_123456", "pilot"], "split": ["workforce"] * 4 + ["unknown"], "value": ["a"] * 5}, schema=schema)
-    wh.write_partitioned("t", first, partition_by="split", sort_by=["transcript_id"])
-    names = sorted(p.relative_to(warehouse_dir / "t").as_posix() for p in wh.partition_files("t"))
+    publish(wh, first)
+    names = sorted(p.relative_to(warehouse_dir / TABLE).as_posix() for p in wh.partition_files(TABLE))
     assert names == ["split=unknown/part-x.parquet", "split=workforce/part-b00000.parquet", "split=workforce/part-b00001.parquet", "split=workforce/part-b00012.parquet"]
 
-    class Model:  # publish_table only needs .validate
-        @staticmethod
-        def validate(frame, lazy=True):
-            return frame
-
-    untouched = {p: p.stat().st_mtime_ns for p in wh.partition_files("t") if "b00000" not in p.name}
-    done = publish_table(wh, table="t", model=Model, batch=pl.DataFrame({"transcript_id": ["work_2"], "split": ["workforce"], "value": ["b"]}, schema=schema), key=["transcript_id"], sort_by=["transcript_id"])
-    assert [p.name for p in done.files] == ["part-b00000.parquet"]
-    assert {p: p.stat().st_mtime_ns for p in untouched} == untouched
-    assert sorted(wh.read("t", files=[("workforce", "b00000")])["transcript_id"]) == ["work_1", "work_2", "work_9999"]
-    assert wh.read("t").height == 6
+    untouched = {p.name: p.stat().st_ino for p in wh.partition_files(TABLE) if "b00000" not in p.name}
+    changed = publish(wh, pl.DataFrame({"transcript_id": ["work_2"], "split": ["workforce"], "value": ["b"]}, schema=schema))
+    assert changed == [f"{TABLE}/split=workforce/part-b00000.parquet"]
+    assert {p.name: p.stat().st_ino for p in wh.partition_files(TABLE) if "b00000" not in p.name} == untouched  # the same files, linked
+    assert sorted(wh.read(TABLE, files=[("workforce", "b00000")])["transcript_id"]) == ["work_1", "work_2", "work_9999"]
+    assert wh.read(TABLE).height == 6
 
 
 def test_prune_drops_only_transcripts_no_file_holds_any_more(tmp_path: Path) -> None:

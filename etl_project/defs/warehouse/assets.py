@@ -102,6 +102,7 @@ def warehouse_tables(
 
 def table_metadata(run: CoreRun, table: str) -> dict:
     metadata: dict = {
+        "dagster/column_schema": column_schema(TABLES[table]["model"]),
         "dagster/row_count": run.rows_in_table.get(table, 0),
         "rows_from_this_batch": run.rows.get(table, 0),
         "files_written": run.files_written.get(table, 0),
