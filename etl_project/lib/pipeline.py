@@ -63,6 +63,7 @@ from etl_project.lib.transform import (
     rename_duplicate_winners,
     repair,
     resolve_against_published,
+    screen_turns,
 )
 from etl_project.lib.warehouse import BUCKET_COLUMN, ContractViolation, Warehouse, _alive, bucket_of, merge_file
 from etl_project.schemas import QuarantineModel, ThemeFlagsModel, TranscriptsModel, TurnsModel
@@ -222,7 +223,7 @@ def _batch_pass(
     records = identify(records, max_transcript_chars=limits.max_transcript_chars)
     seconds = {"read": time.perf_counter() - clock}
     clock = time.perf_counter()
-    records = repair(records).with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + (number << 32)).alias(_POSITION))
+    records = screen_turns(repair(records)).with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + (number << 32)).alias(_POSITION))
     ok = records.filter(pl.col("reject_reason").is_null())
     keys = ok.select(_POSITION, *DUPLICATE_KEYS)
     # the repair audit: would a second pass change what this one repaired or could not settle?
@@ -286,7 +287,10 @@ def _flag_bucket(scratch: str, bucket: str) -> float:
     has a fixed cost. Returns the seconds it took.
     """
     clock = time.perf_counter()
-    flags = flag_themes(_read_spilled(Path(scratch) / "turns" / bucket))
+    turns = _read_spilled(Path(scratch) / "turns" / bucket)
+    if turns is None:  # a redone batch took its rows back out of this file
+        return time.perf_counter() - clock
+    flags = flag_themes(turns)
     folder = Path(scratch) / "theme_flags" / bucket
     folder.mkdir(parents=True, exist_ok=True)
     flags.write_ipc(folder / f"flags{_SPILL}")
@@ -403,9 +407,14 @@ def run_core(
         run.wall_seconds["batches"] = time.perf_counter() - clock
         clock = time.perf_counter()
         keys = [results[n]["keys"] for n in range(len(batches))]
-        redo = _batches_sharing_ids(keys)
-        if redo:  # an id in several batches: redo those batches with the outcome over the whole input
-            outcomes = duplicate_outcomes(pl.concat(keys), position=_POSITION).with_columns((pl.col(_POSITION) // (1 << 32)).alias("_batch"))
+        read = pl.concat([r["read"] for r in results.values()]).unique()
+        published = _published_copies(warehouse, pl.concat(keys), read)
+        redo = sorted(set(_batches_sharing_ids(keys)) | set(_batches_holding(keys, published)))
+        if redo:
+            # an id in several batches, or already published from a file not read now: redo those
+            # batches with the outcome over every copy, so the first in path order wins wherever it is
+            candidates = pl.concat([*keys, published.select(_POSITION, *DUPLICATE_KEYS)])
+            outcomes = duplicate_outcomes(candidates, position=_POSITION).with_columns((pl.col(_POSITION) // (1 << 32)).alias("_batch"))
             calls = [
                 (_batch_pass, n, batches[n], rejects if n == 0 else [], scratch, now, limits, outcomes.filter(pl.col("_batch") == n).drop("_batch"), _known_of(known, batches[n]))
                 for n in redo
@@ -420,7 +429,6 @@ def run_core(
                 run.stats[name] = run.stats.get(name, 0) + value
         run.files_unchanged = run.stats.get("files_unchanged", 0)
         kept = pl.concat([r["kept"] for r in results.values()])
-        read = pl.concat([r["read"] for r in results.values()]).unique()
         run.residual = pl.concat([r["residual"] for r in results.values()])
         clock = time.perf_counter()
         buckets = [d.relative_to(Path(scratch) / "turns").as_posix() for d in sorted((Path(scratch) / "turns").glob("split=*/bucket=*"))]
@@ -590,6 +598,24 @@ def _remove_dead_scratch(root: Path) -> None:
 def _add(run: CoreRun, seconds: dict[str, float]) -> None:
     for stage, s in seconds.items():
         run.seconds[stage] = run.seconds.get(stage, 0.0) + s
+
+
+def _published_copies(warehouse: Warehouse, keys: pl.DataFrame, read: pl.DataFrame) -> pl.DataFrame:
+    """Published copies of this run's ids from files this run does not read (those it reads it
+    replaces), with negative positions: they take part in the duplicate rule, they are no batch's."""
+    published = warehouse.read("transcripts", columns=list(PUBLISHED_KEYS))
+    if published is None or keys.is_empty():
+        return pl.DataFrame(schema={_POSITION: pl.Int64, **{c: pl.String for c in PUBLISHED_KEYS}})
+    copies = (
+        published.join(keys.select("transcript_id").unique(), on="transcript_id", how="semi")
+        .join(read.select("source_file"), on="source_file", how="anti")
+    )
+    return copies.with_columns((-1 - pl.int_range(pl.len(), dtype=pl.Int64)).alias(_POSITION))
+
+
+def _batches_holding(keys: list[pl.DataFrame], published: pl.DataFrame) -> list[int]:
+    ids = published.select("transcript_id").unique()
+    return [n for n, k in enumerate(keys) if not k.join(ids, on="transcript_id", how="semi").is_empty()]
 
 
 def _batches_sharing_ids(keys: list[pl.DataFrame]) -> list[int]:

@@ -19,7 +19,7 @@ import pandera.errors
 import polars as pl
 
 from etl_project.lib.repair import repair_column, still_damaged
-from etl_project.lib.turns import split_turns
+from etl_project.lib.turns import LABEL_LINE_PATTERN, PARTICIPANT_LINE_PATTERN, split_turns
 from etl_project.schemas import (
     KNOWN_ID_PATTERN,
     PLAIN_ID_PATTERN,
@@ -94,6 +94,19 @@ def repair(frame: pl.DataFrame) -> pl.DataFrame:
 DUPLICATE_KEYS = ("transcript_id", "text_sha256", "source_file", "source_record")
 
 
+NO_TURNS = "no speaker turns: no line starts with a speaker label (Assistant:, AI:, [AI]:, User:, Human:, [Human]:)"
+NO_PARTICIPANT = "no participant turns: only the interviewer speaks"
+
+
+def screen_turns(frame: pl.DataFrame) -> pl.DataFrame:
+    """Reject records (LF text) that cannot give turns, before duplicates are resolved: so the first
+    *usable* copy of an id wins, whether the copies arrive together or apart."""
+    text = pl.col("text")
+    return frame.with_columns(reject(~text.str.contains(LABEL_LINE_PATTERN), NO_TURNS)).with_columns(
+        reject(~text.str.contains(PARTICIPANT_LINE_PATTERN), NO_PARTICIPANT)
+    )
+
+
 DUPLICATE_REASON_PREFIX = "duplicate transcript id '"
 
 
@@ -115,15 +128,16 @@ def record_ordinal(source_record: pl.Expr) -> pl.Expr:
 def duplicate_outcomes(keys: pl.DataFrame, *, position: str) -> pl.DataFrame:
     """What happens to each good record when ids repeat; needs only :data:`DUPLICATE_KEYS` and ``position``.
 
-    ``keys``: one row per record not rejected, ``position`` giving path order
-    (``source_file``, then ``source_record``). Returns ``position``, ``n_copies``
+    ``keys``: one row per record not rejected, ``position`` a unique number per record. Path order
+    is ``source_file``, then the row or line number of ``source_record``, so copies published earlier
+    (from files not read now) can take part beside this run's records. Returns ``position``, ``n_copies``
     (Int32, set on the record kept: the first in path order, counting the copies
     with the same repaired text, itself included), ``reject_reason`` (set on a
     copy with *different* text, naming the copy that was kept) and ``_copy``
     (True for an identical copy, which is folded into the kept one and dropped).
     """
     first = (
-        keys.sort(position)
+        keys.sort(pl.col("source_file"), record_ordinal(pl.col("source_record")), pl.col(position))
         .group_by("transcript_id", maintain_order=True)
         .first()
         .select(
@@ -162,9 +176,9 @@ def deduplicate(frame: pl.DataFrame) -> pl.DataFrame:
     Copies with identical repaired text are folded into the first one (in path
     order: ``source_file``, then ``source_record``) and counted in ``n_copies``.
     A copy with *different* text is rejected, naming the copy that was kept:
-    the first in path order wins, so an operator decides by file name.
+    the first usable copy (one with turns) in path order wins, so an operator decides by file name.
     """
-    indexed = frame.with_row_index("_pos")
+    indexed = screen_turns(frame).with_row_index("_pos")
     outcomes = duplicate_outcomes(indexed.filter(_OK).select("_pos", *DUPLICATE_KEYS), position="_pos")
     return apply_duplicate_outcomes(indexed, outcomes, position="_pos")
 
@@ -234,10 +248,10 @@ def build_tables(frame: pl.DataFrame, *, ingested_at: dt.datetime, seconds: dict
     records = frame.join(counts, on="transcript_id", how="left").with_columns(
         reject(
             pl.col("n_turns").is_null(),
-            "no speaker turns: no line starts with a speaker label (Assistant:, AI:, [AI]:, User:, Human:, [Human]:)",
+            NO_TURNS,
         ),
     ).with_columns(
-        reject(pl.col("n_participant_turns") == 0, "no participant turns: only the interviewer speaks"),
+        reject(pl.col("n_participant_turns") == 0, NO_PARTICIPANT),
     )
     when = pl.lit(ingested_at).cast(pl.Datetime("us", "UTC"))
     candidates = records.filter(_OK).with_columns(when.alias("ingested_at")).select(list(TranscriptsModel.to_schema().columns))

@@ -32,6 +32,7 @@ _LABEL_ALTERNATION = r"\[AI\]|\[Human\]|Assistant|AI|User|Human"
 # blank or the end of the line ("AI:x" is not a turn; "AI:" alone is).
 LABEL_LINE_PATTERN = rf"(?m)^({_LABEL_ALTERNATION}):([ \t]|$)"
 _LEADING_LABEL = rf"^({_LABEL_ALTERNATION}):"
+PARTICIPANT_LINE_PATTERN = r"(?m)^(\[Human\]|User|Human):([ \t]|$)"
 
 _SPEAKER_OF_LABEL = {
     **{label: "interviewer" for label in INTERVIEWER_LABELS},
