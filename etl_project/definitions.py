@@ -14,6 +14,7 @@ from etl_project.defs.profiles import build_profile
 from etl_project.defs.quality.checks import ALL_CHECKS
 from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
 from etl_project.defs.themes.assets import theme_flags
+from etl_project.defs.themes.prevalence import theme_prevalence
 from etl_project.defs.themes.report import theme_report
 from etl_project.defs.transform.assets import repaired_transcripts, staged_tables
 from etl_project.defs.warehouse.assets import quarantine, transcripts, turns
@@ -26,7 +27,7 @@ def path_setting(variable: str, default: Path) -> str | dg.EnvVar:
     return dg.EnvVar(variable) if os.environ.get(variable) else str(default)
 
 
-ALL_ASSETS = [raw_transcripts, repaired_transcripts, staged_tables, transcripts, turns, quarantine, theme_flags, theme_report]
+ALL_ASSETS = [raw_transcripts, repaired_transcripts, staged_tables, transcripts, turns, quarantine, theme_flags, theme_prevalence, theme_report]
 
 
 def build_resources() -> dict:
