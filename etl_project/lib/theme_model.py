@@ -137,9 +137,9 @@ def tokens(norm: pl.Series) -> pl.DataFrame:
 
 def bigram_strings(toks: pl.DataFrame) -> pl.DataFrame:
     """``row, term``: adjacent token pairs ``"a b"`` within a row (training: vocabulary building)."""
-    nxt = pl.col("tok").shift(-1)
     same = pl.col("row").shift(-1) == pl.col("row")
-    return toks.lazy().filter(same).select("row", pl.concat_str([pl.col("tok"), pl.lit(" "), nxt]).alias("term")).collect()
+    term = pl.concat_str([pl.col("tok"), pl.lit(" "), pl.col("tok").shift(-1)])
+    return toks.lazy().select("row", term.alias("term"), same.alias("_same")).filter(pl.col("_same")).drop("_same").collect()
 
 
 @dataclass(frozen=True)
