@@ -191,8 +191,9 @@ def _prevalence_section(report: dict) -> list[str]:
         "bars beside the published comparators.",
         "",
         f"Test here (`shifted_prevalence`): the labelled transcripts cut in two halves; rates from one half's held-out "
-        f"predictions, sets of {any_p['set_size']} drawn from the other half with each flag at half its labelled share "
-        "and at the labelled share + 0.3 (capped at 0.9): 28 (flag, set) pairs per draw, "
+        f"predictions, sets of {any_p['set_size']} drawn from the other half with each flag at its labelled share "
+        f"- {any_p['shift']:.2f} and + {any_p['shift']:.2f} (within [0.03, 0.95]), so that the labelled share used as a "
+        "constant errs by about 0.1, as in the issue: 28 (flag, set) pairs per draw, "
         f"{any_p['repeats']} draws x both halves. Error = |estimate - coders' share in the set|.",
         "",
         "| method | mean error, estimate | mean error, raw flagged share | mean error, labelled share as a constant | pairs whose interval holds the coders' share (of 28) | mean width |",

@@ -9,7 +9,7 @@ the rows against ``ThemePrevalenceModel`` and replaces the table's one file atom
 import dagster as dg
 import polars as pl
 
-from etl_project.defs.metadata import preview
+from etl_project.defs.metadata import column_schema, preview
 from etl_project.defs.resources import WarehouseResource
 from etl_project.lib.prevalence import LAYOUT, TABLE, prevalence_table
 from etl_project.lib.themes import THEME_FLAGS, error_rates
@@ -64,6 +64,7 @@ def theme_prevalence(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.height,
+            "dagster/column_schema": column_schema(ThemePrevalenceModel),
             "transcripts": flags.height,
             "method": f"{method} {version}",
             "method_rows": mix,
