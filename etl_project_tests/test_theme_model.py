@@ -36,7 +36,7 @@ def test_shipped_artefacts_are_small_and_load_offline():
 
 
 def test_runtime_needs_neither_scikit_learn_nor_the_network():
-    """flag_themes with the default method in a fresh interpreter where importing sklearn fails."""
+    """flag_themes with the trained models in a fresh interpreter where importing sklearn fails."""
     code = (
         "import sys, socket\n"
         "sys.modules['sklearn'] = None\n"
@@ -46,8 +46,8 @@ def test_runtime_needs_neither_scikit_learn_nor_the_network():
         "from etl_project.lib.themes import flag_themes\n"
         "turns = pl.DataFrame({'transcript_id': ['t1', 't1'], 'split': ['workforce'] * 2, 'turn_index': [0, 1],"
         " 'speaker': ['interviewer', 'participant'], 'text': ['How do you use AI?', 'It saves me hours every week, and I always double check it.']})\n"
-        "out = flag_themes(turns)\n"
-        "assert out['method'][0] == 'tfidf' and out['time_savings'][0], out\n"
+        "out = flag_themes(turns, method='best')\n"
+        "assert out['method'][0] == 'tfidf_lexicon' and out['time_savings'][0], out\n"
         "print('ok')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,

@@ -4,12 +4,15 @@ Fourteen boolean flags per transcript (``THEME_FLAGS``; definitions and coding r
 ``data/themes/TAXONOMY.md``), judged on the participant's turns only. Methods (``METHODS``):
 
 ``lexicon``        the rule lexicon (rule data :mod:`theme_lexicon`, engine :mod:`theme_engine`).
+                   The default: the only method within the flagging cost budget of ``make run``.
 ``tfidf``          per-turn TF-IDF + logistic regression trained on the 672 labelled transcripts
-                   (:mod:`theme_model`, artefact ``models/theme_tfidf_lr.npz``). The default.
+                   (:mod:`theme_model`, artefact ``models/theme_tfidf_lr.npz``).
 ``tfidf_lexicon``  the same model with the lexicon's per-turn hits as extra features
-                   (``models/theme_tfidf_lexicon_lr.npz``): runs both engines.
+                   (``models/theme_tfidf_lexicon_lr.npz``): runs both engines. The most accurate.
 ``best``           an alias of the most accurate shipped method (:data:`BEST`).
 ``default``        an alias of :data:`DEFAULT`.
+
+Why these two: ``docs/THEMES.md`` (``make eval-themes``).
 
 The method is chosen by the ``method`` argument, else by the ``ETL_THEME_METHOD`` environment
 variable, else :data:`DEFAULT`. Whatever the method, a true flag carries verbatim evidence: the
@@ -30,8 +33,8 @@ from etl_project.lib.theme_taxonomy import THEME_FLAGS
 __all__ = ["THEME_FLAGS", "METHODS", "DEFAULT", "BEST", "flag_themes", "resolve_method", "method_version"]
 
 METHOD_ENV = "ETL_THEME_METHOD"
-DEFAULT = "tfidf"
-BEST = "tfidf_lexicon"
+DEFAULT = "lexicon"  # fast enough for make run; see docs/THEMES.md "The choice"
+BEST = "tfidf_lexicon"  # most accurate on transcripts no rule or model was fitted on
 ALIASES = {"best": BEST, "default": DEFAULT}
 
 _EVIDENCE = pl.List(pl.Struct({"flag": pl.String, "turn_index": pl.Int32, "quote": pl.String}))
