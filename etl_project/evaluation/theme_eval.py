@@ -340,7 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cost", action="store_true")
+    parser.add_argument("--render-only", action="store_true", help="rewrite THEMES.md from the existing themes_eval.json (prose changes)")
     args = parser.parse_args(argv)
+    if args.render_only:
+        report = json.loads((args.out / "themes_eval.json").read_text(encoding="utf-8"))
+        _atomic_write(args.out / "THEMES.md", render_markdown(report))
+        print(f"wrote {args.out / 'THEMES.md'} from {args.out / 'themes_eval.json'}")
+        return 0
     dev, held = load_all()
     report = run(dev, held, k=args.folds, seed=args.seed, cost=not args.no_cost)
     _atomic_write(args.out / "themes_eval.json", json.dumps(report, indent=1, sort_keys=True) + "\n")

@@ -134,6 +134,11 @@ def render_markdown(report: dict) -> str:
         "* **Prevalence intervals are wide** where a method barely separates the classes (TPR - FPR small: the common "
         "behaviour flags, where the models flag most transcripts). The correction is only as good as the assumption that "
         "TPR and FPR carry over to the new set; they do not fully (the lexicon's rates on the 180 and on the 492 differ).",
+        "* **On the shipped sample the correction overshoots.** `make run` on `data/raw` flags the 180 transcripts the "
+        "lexicon was written on and the models were trained on: there every method is in-sample (the lexicon's recall on "
+        "the 180 is far above its recall on unseen interviews), while the rates that correct it are out-of-sample ones. So "
+        "`theme_prevalence` on the sample over-corrects (e.g. `workplace_stigma`: coders 22 % of the 180, lexicon flags "
+        "28 %, corrected 56 %). The correction is calibrated for interviews no method has seen, which is what it is for.",
         "* **Quotes are evidence, not proof**: read a few before citing a share.",
         "* **No sentence encoder shipped.** The issue's trial (all-MiniLM-L6-v2 fine-tuned, averaged with TF-IDF) reached "
         "0.72 on careful labels but costs about 70 s per 1,000 transcripts even with ONNX int8; it was not built here, so "
