@@ -104,6 +104,14 @@ def test_prevalence_table_rows_and_contract():
     assert set(table.get_column("method_version")) == {"tfidf-lr-v1"}
 
 
+def test_a_version_without_rates_is_not_corrected():
+    flags = pl.DataFrame({"split": ["workforce"] * 4, **{f: [True, True, False, False] for f in THEME_FLAGS}})
+    table = pv.prevalence_table(flags, {f: pv.Rates(0, 0, 0, 0) for f in THEME_FLAGS}, method="lexicon", method_version="lexicon-v0", draws=50)
+    ThemePrevalenceModel.validate(table)
+    row = table.filter(pl.col("split") == "all").row(0, named=True)
+    assert (row["estimated_share"], row["ci_low"], row["ci_high"]) == (0.5, 0.0, 1.0)
+
+
 def test_unknown_split_gets_its_own_rows():
     flags = pl.DataFrame({"split": ["unknown", "workforce"], **{f: [True, False] for f in THEME_FLAGS}})
     table = pv.prevalence_table(flags, _rates(), method="lexicon", method_version="lexicon-v1.2", draws=100)

@@ -11,7 +11,7 @@ import polars as pl
 
 from etl_project.defs.metadata import column_schema, preview
 from etl_project.defs.resources import WarehouseResource
-from etl_project.lib.prevalence import LAYOUT, TABLE, prevalence_table
+from etl_project.lib.prevalence import LAYOUT, TABLE, Rates, prevalence_table
 from etl_project.lib.themes import THEME_FLAGS, error_rates
 from etl_project.lib.warehouse import PART_FILE
 from etl_project.schemas import ThemePrevalenceModel
@@ -45,7 +45,12 @@ def theme_prevalence(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     method, version, mix = dominant_method(flags)
     if len(mix) > 1:
         context.log.warning("theme_flags holds rows of %d method versions %s: the error rates of %s are used for all", len(mix), mix, version)
-    table = prevalence_table(flags, error_rates(version), method=method, method_version=version)
+    try:
+        rates = error_rates(version)
+    except KeyError:  # rows of a version whose error rates were not shipped: no correction, widest interval
+        context.log.warning("no error rates shipped for %s: estimated_share = flagged_share, interval [0, 1]", version)
+        rates = {flag: Rates(0, 0, 0, 0) for flag in THEME_FLAGS}
+    table = prevalence_table(flags, rates, method=method, method_version=version)
     try:
         ThemePrevalenceModel.validate(table, lazy=True)
     except Exception as exc:  # pandera's SchemaErrors: a bug here, never data to publish
