@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export GX_ANALYTICS_ENABLED := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test ui install clean-warehouse docs bench eval-themes
+.PHONY: run test ui install clean-warehouse docs bench eval-themes train-themes
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,17 @@ docs: $(STAMP)  ## regenerate docs/DATA_DICTIONARY.md from the pandera models
 bench: $(STAMP)  ## benchmark core vs naive vs floor vs make run at 1,250 and 50,000 transcripts (BENCH_LARGE=1 adds 500,000)
 	$(BIN)/python -m bench.run
 
-eval-themes: $(STAMP)  ## cross-validated theme-flag figures -> docs/THEMES.md + docs/themes_eval.json
-	$(BIN)/python -m etl_project.lib.theme_eval
+EVAL_STAMP := $(VENV)/.installed-eval
+
+$(EVAL_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,cluster,eval]"
+	touch $(EVAL_STAMP)
+
+train-themes: $(EVAL_STAMP)  ## fit the theme models on the 672 labelled transcripts (seed 0) -> etl_project/lib/models/
+	$(BIN)/python -m etl_project.evaluation.theme_train
+
+eval-themes: $(EVAL_STAMP)  ## every theme method: CV over 672, score on the held-apart 492, cost, prevalence -> docs/THEMES.md + docs/themes_eval.json
+	$(BIN)/python -m etl_project.evaluation.theme_eval
 
 clean-warehouse:
 	find data/warehouse -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

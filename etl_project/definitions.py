@@ -12,6 +12,7 @@ from etl_project.defs.jobs import warehouse_job
 from etl_project.defs.profiles import build_profile
 from etl_project.defs.quality.checks import ALL_CHECKS
 from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
+from etl_project.defs.themes.prevalence import theme_prevalence
 from etl_project.defs.themes.report import theme_report
 from etl_project.defs.warehouse.assets import warehouse_tables
 
@@ -23,7 +24,7 @@ def path_setting(variable: str, default: Path) -> str | dg.EnvVar:
     return dg.EnvVar(variable) if os.environ.get(variable) else str(default)
 
 
-ALL_ASSETS = [warehouse_tables, theme_report]
+ALL_ASSETS = [warehouse_tables, theme_prevalence, theme_report]
 RAW_FOLDER_SETTINGS = {"batch_max_files": "ETL_BATCH_MAX_FILES", "batch_max_mb": "ETL_BATCH_MAX_MB", "quiet_seconds": "ETL_QUIET_SECONDS"}
 
 

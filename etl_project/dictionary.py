@@ -4,8 +4,9 @@
 ``python -m etl_project.dictionary --check`` exits 1 when that file is stale.
 
 Everything in the dictionary comes from the models (``MODEL_OF_TABLE``) and
-from ``TABLES`` (keys, sort order, partitioning), so it cannot drift from what
-the pipeline validates and writes:
+from ``TABLES`` (keys, sort order, partitioning; for ``theme_prevalence``, which
+the core does not write, from :data:`etl_project.lib.prevalence.LAYOUT`), so it
+cannot drift from what the pipeline validates and writes:
 
 - the table description is the model's docstring;
 - the polars type is the model's dtype; the Arrow/Parquet type is what
@@ -26,11 +27,13 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from etl_project.lib import prevalence
 from etl_project.lib.pipeline import TABLES
 from etl_project.lib.warehouse import to_arrow
 from etl_project.schemas import MODEL_OF_TABLE, SCHEMA_VERSION
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LAYOUT_OF_TABLE: dict[str, dict] = {prevalence.TABLE: prevalence.LAYOUT}  # tables written outside the core
 DICTIONARY_PATH = PROJECT_ROOT / "docs" / "DATA_DICTIONARY.md"
 PARTITION_TYPE = "string (from the folder name)"
 DATA_FILES = "part-*.parquet"
@@ -165,7 +168,7 @@ def table_docs() -> list[TableDoc]:
     docs = []
     for table, model in MODEL_OF_TABLE.items():
         schema = model.to_schema()
-        options = TABLES[table]
+        options = TABLES[table] if table in TABLES else LAYOUT_OF_TABLE[table]
         partition_by = options.get("partition_by", "split")
         arrow = arrow_schema(table)
         columns = []

@@ -156,10 +156,45 @@ class ThemeFlagsModel(pa.DataFrameModel):
 THEME_FLAG_COLUMNS: tuple[str, ...] = tuple(
     name for name, dtype in ThemeFlagsModel.to_schema().dtypes.items() if str(dtype) == "Boolean"
 )
+PREVALENCE_SPLITS: tuple[str, ...] = (*SPLITS, "all")
+
+
+class ThemePrevalenceModel(pa.DataFrameModel):
+    """One row per (split, flag): how many transcripts the method flagged and the share corrected for its measured error rates (adjusted classify-and-count), with a 95 % bootstrap interval. Rebuilt from the whole theme_flags table on every run."""
+
+    split: str = pa.Field(isin=PREVALENCE_SPLITS, description="Sub-corpus (workforce, creatives, scientists, unknown when present) or 'all' for every transcript.")
+    flag: str = pa.Field(isin=THEME_FLAG_COLUMNS, description="Theme flag name (a boolean column of theme_flags).")
+    n_transcripts: pl.Int64 = pa.Field(ge=0, description="Transcripts of the split in theme_flags.")
+    flagged: pl.Int64 = pa.Field(ge=0, description="Of those, transcripts with the flag true.")
+    flagged_share: float = pa.Field(nullable=True, ge=0, le=1, description="flagged / n_transcripts (the raw share); null when the split is empty.")
+    estimated_share: float = pa.Field(nullable=True, ge=0, le=1, description="(flagged_share - FPR) / (TPR - FPR) clipped to [0, 1], with the method's out-of-fold TPR/FPR for the flag; the flagged share when the rates cannot separate the classes (TPR - FPR < 0.05); null when empty.")
+    ci_low: float = pa.Field(nullable=True, ge=0, le=1, description="Lower end of the 95 % percentile-bootstrap interval of estimated_share (resampling the labelled transcripts behind TPR/FPR and the flagged set).")
+    ci_high: float = pa.Field(nullable=True, ge=0, le=1, description="Upper end of that interval.")
+    method: str = pa.Field(description="Theme method whose flags and error rates were used (as in theme_flags).")
+    method_version: str = pa.Field(description="Version of that method (as in theme_flags); its error rates ship with it.")
+
+    @pa.dataframe_check(error="ci_low <= estimated_share <= ci_high")
+    def interval_holds_estimate(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            pl.col("estimated_share").is_null()
+            | ((pl.col("ci_low") <= pl.col("estimated_share") + 1e-12) & (pl.col("estimated_share") <= pl.col("ci_high") + 1e-12))
+        )
+
+    @pa.dataframe_check(error="flagged <= n_transcripts")
+    def flagged_within_split(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("flagged") <= pl.col("n_transcripts"))
+
+    class Config:
+        strict = True
+        coerce = False
+        unique = ["split", "flag"]
+
+
 
 MODEL_OF_TABLE: dict[str, type[pa.DataFrameModel]] = {
     "transcripts": TranscriptsModel,
     "turns": TurnsModel,
     "theme_flags": ThemeFlagsModel,
     "quarantine": QuarantineModel,
+    "theme_prevalence": ThemePrevalenceModel,
 }

@@ -55,11 +55,16 @@ def test_prevalence_matches_a_direct_computation_from_the_table(materialized):
         assert f"{s} (n={flags.filter(pl.col('split') == s).height})" in header
     rows = table_rows(md)
     assert set(rows) == set(THEME_FLAGS)
+    estimates = pl.read_parquet(warehouse / "theme_prevalence" / "part-0.parquet")
     for flag in THEME_FLAGS:
         for k, s in enumerate(splits):
             part = flags.filter(pl.col("split") == s)
             true = int(part.get_column(flag).sum())
-            assert rows[flag][k] == f"{true / part.height * 100:.0f}% ({true})", (flag, s)
+            e = estimates.filter((pl.col("split") == s) & (pl.col("flag") == flag)).row(0, named=True)
+            assert e["n_transcripts"] == part.height and e["flagged"] == true
+            raw = f"{true / part.height * 100:.0f}% ({true})"
+            corrected = f"est. {e['estimated_share'] * 100:.0f}% [{e['ci_low'] * 100:.0f}-{e['ci_high'] * 100:.0f}]"
+            assert rows[flag][k] == f"{raw}; {corrected}", (flag, s)
         comparators = [text for (s, f), (_, text) in report.PUBLISHED_COMPARATORS.items() if f == flag]
         assert all(text in rows[flag][-1] for text in comparators)
 

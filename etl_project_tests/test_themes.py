@@ -1,11 +1,18 @@
-"""Tests for the lexicon theme flags (etl_project.lib.themes)."""
+"""Tests for the lexicon method of the theme flags (rule data etl_project.lib.theme_lexicon, engine
+etl_project.lib.theme_engine), through the public flag_themes(..., method="lexicon")."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
 
-from etl_project.lib.themes import METHOD, METHOD_VERSION, THEME_FLAGS, flag_themes
+import functools
+
+from etl_project.lib.theme_engine import METHOD, METHOD_VERSION
+from etl_project.lib.themes import THEME_FLAGS
+from etl_project.lib.themes import flag_themes as _flag_themes
+
+flag_themes = functools.partial(_flag_themes, method="lexicon")
 
 QUESTION = "Could you tell me about how AI fits into your work?"
 
@@ -253,13 +260,13 @@ def test_deterministic_and_independent_of_row_order():
 # --------------------------------------------------------------------------- #
 # The fast matcher (v1.1) against the v1 reference matcher
 # --------------------------------------------------------------------------- #
-from etl_project.lib import themes  # noqa: E402
+from etl_project.lib import theme_engine as themes  # noqa: E402
 from etl_project_tests.conftest import SAMPLE_RAW  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def sample_sentences() -> pl.DataFrame:
-    from etl_project.lib.theme_eval import pipeline_turns
+    from etl_project.evaluation.theme_data import pipeline_turns
 
     return themes.participant_sentences(pipeline_turns(SAMPLE_RAW)).collect()
 
@@ -380,7 +387,7 @@ def test_fast_splitter_matches_sentence_pattern_on_random_texts():
 
 
 def test_fast_splitter_matches_sentence_pattern_on_the_sample():
-    from etl_project.lib.theme_eval import pipeline_turns
+    from etl_project.evaluation.theme_data import pipeline_turns
 
     turns = pipeline_turns(SAMPLE_RAW).filter(pl.col("speaker") == "participant")
     texts = turns.get_column("text").fill_null("").to_list()

@@ -1,6 +1,8 @@
 """theme_report: how often each theme flag is true per split, beside the published comparators.
 
-Reads the whole ``theme_flags`` table from the warehouse (not one batch), writes
+Reads the whole ``theme_flags`` table from the warehouse (not one batch) and, when present, the
+``theme_prevalence`` table (the share corrected for the method's error rates, with its 95 %
+interval, drawn as a black tick and whisker on each bar), writes
 ``<warehouse>/reports/theme_prevalence.png`` and ``theme_prevalence.md`` (each written
 aside and renamed into place) and shows the table and the chart in the Dagster UI.
 The figure helpers above the asset are plain polars/matplotlib, with no Dagster.
@@ -66,8 +68,21 @@ def comparators_frame() -> pl.DataFrame:
     )
 
 
-def markdown_table(prev: pl.DataFrame) -> str:
-    """Flags as rows, one column per split (share and count), then the published comparators."""
+def _estimates(estimates: pl.DataFrame | None) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """(split, flag) -> (estimated_share, ci_low, ci_high) from a theme_prevalence frame."""
+    if estimates is None:
+        return {}
+    return {
+        (r["split"], r["flag"]): (r["estimated_share"], r["ci_low"], r["ci_high"])
+        for r in estimates.iter_rows(named=True)
+        if r["estimated_share"] is not None
+    }
+
+
+def markdown_table(prev: pl.DataFrame, estimates: pl.DataFrame | None = None) -> str:
+    """Flags as rows, one column per split (share and count, then the corrected estimate and its
+    interval when ``estimates`` is given), then the published comparators."""
+    est = _estimates(estimates)
     splits = list(dict.fromkeys(prev.get_column("split").to_list()))
     totals = {s: int(prev.filter(pl.col("split") == s).get_column("transcripts").max() or 0) for s in splits}
     head = "| flag | " + " | ".join(f"{s} (n={totals[s]})" for s in splits) + f" | published comparator ({COMPARATOR_NOTE}) |"
@@ -77,13 +92,17 @@ def markdown_table(prev: pl.DataFrame) -> str:
         cells = []
         for s in splits:
             r = cell[(s, flag)]
-            cells.append(f"{r['share'] * 100:.0f}% ({r['true']})")
+            cell_text = f"{r['share'] * 100:.0f}% ({r['true']})"
+            if (s, flag) in est:
+                e, lo, hi = est[(s, flag)]
+                cell_text += f"; est. {e * 100:.0f}% [{lo * 100:.0f}-{hi * 100:.0f}]"
+            cells.append(cell_text)
         published = [f"{s} {share * 100:.0f}%: {text}" for (s, f), (share, text) in PUBLISHED_COMPARATORS.items() if f == flag]
         lines.append(f"| `{flag}` | " + " | ".join(cells) + " | " + ("; ".join(published) or "") + " |")
     return "\n".join(lines)
 
 
-def report_page(prev: pl.DataFrame, methods: list[str]) -> str:
+def report_page(prev: pl.DataFrame, methods: list[str], estimates: pl.DataFrame | None = None) -> str:
     n = int(prev.group_by("split").agg(pl.col("transcripts").max()).get_column("transcripts").sum())
     return "\n".join(
         [
@@ -91,9 +110,15 @@ def report_page(prev: pl.DataFrame, methods: list[str]) -> str:
             "",
             f"Share of transcripts with each theme flag true (count in brackets), over the whole `theme_flags` table: "
             f"{n} transcripts; flags by {', '.join(f'`{m}`' for m in methods) or 'no method (empty table)'}. "
-            "Quality of the flags (cross-validated precision and recall per flag): `docs/THEMES.md`.",
+            "Quality of the flags (cross-validated precision and recall per flag): `docs/THEMES.md`."
+            + (
+                " *est.* is the share corrected for the method's measured error rates (adjusted classify-and-count, "
+                "table `theme_prevalence`) with its 95 % bootstrap interval in brackets: quote that, not the raw share."
+                if estimates is not None
+                else ""
+            ),
             "",
-            markdown_table(prev),
+            markdown_table(prev, estimates),
             "",
             f"Published comparators: {COMPARATOR_SOURCE}. **{COMPARATOR_NOTE.capitalize()}**: their categories were "
             "coded differently (e.g. *main* role of AI, not any mention), so a gap is not an error in either.",
@@ -104,8 +129,11 @@ def report_page(prev: pl.DataFrame, methods: list[str]) -> str:
     )
 
 
-def chart_png(prev: pl.DataFrame, *, title: str) -> bytes:
-    """Horizontal grouped bars (share per split for each flag) with the published comparators as markers."""
+def chart_png(prev: pl.DataFrame, *, title: str, estimates: pl.DataFrame | None = None) -> bytes:
+    """Horizontal grouped bars (raw flagged share per split for each flag), the corrected estimate with
+    its 95 % interval as a black tick and whisker on each bar (when ``estimates`` is given), and the
+    published comparators as markers."""
+    est = _estimates(estimates)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,14 +152,20 @@ def chart_png(prev: pl.DataFrame, *, title: str) -> bytes:
         for bar, v in zip(bars, values):
             ax.text(v + 0.8, bar.get_y() + bar.get_height() / 2, f"{v:.0f}", va="center", fontsize=7.5, color="#333333")
         for k, f in enumerate(flags):
+            if (s, f) in est:
+                e, lo, hi = est[(s, f)]
+                ax.errorbar(e * 100, y[k], xerr=[[max(e - lo, 0) * 100], [max(hi - e, 0) * 100]], fmt="|", color="black",
+                            ecolor="black", elinewidth=1.1, capsize=2.5, markersize=8, zorder=4)
             if (s, f) in PUBLISHED_COMPARATORS:
                 ax.plot(PUBLISHED_COMPARATORS[(s, f)][0] * 100, y[k], marker="D", markersize=7, color="black",
                         markeredgecolor="white", linestyle="none", zorder=5)
+    if est:
+        ax.plot([], [], marker="|", markersize=8, color="black", linestyle="-", linewidth=1.1, label="corrected estimate, 95 % interval")
     ax.plot([], [], marker="D", color="black", linestyle="none", label="published comparator (same split)")
     ax.set_yticks(range(len(flags)))
     ax.set_yticklabels([f.replace("_", " ") for f in flags], fontsize=10)
     ax.set_xlim(0, 105)
-    ax.set_xlabel("share of transcripts with the flag true (%)", fontsize=10)
+    ax.set_xlabel("share of transcripts with the flag true (%): bars raw, ticks corrected", fontsize=10)
     ax.xaxis.grid(True, color="#dddddd")
     ax.set_axisbelow(True)
     ax.set_title(title, fontsize=13, loc="left")
@@ -144,7 +178,7 @@ def chart_png(prev: pl.DataFrame, *, title: str) -> bytes:
     return buffer.getvalue()
 
 
-@dg.asset(group_name="themes", deps=["theme_flags"], kinds={"polars", "markdown"})
+@dg.asset(group_name="themes", deps=["theme_flags", "theme_prevalence"], kinds={"polars", "markdown"})
 def theme_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Prevalence of each theme flag per split over the whole warehouse, beside the published comparators (chart + table)."""
     wh = warehouse.get()
@@ -153,11 +187,12 @@ def theme_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         flags = pl.DataFrame(schema={"split": pl.String, **{f: pl.Boolean for f in THEME_FLAGS}, "method": pl.String, "method_version": pl.String})
     methods = sorted({f"{m} {v}" for m, v in flags.select("method", "method_version").unique().iter_rows()})
     prev = prevalence(flags)
-    png = chart_png(prev, title=f"Theme flags by split ({flags.height} transcripts)")
+    estimates = wh.read("theme_prevalence")
+    png = chart_png(prev, title=f"Theme flags by split ({flags.height} transcripts)", estimates=estimates)
     chart_path = wh.write_bytes(f"{REPORT_DIR}/{CHART_FILE}", png)
-    page_path = wh.write_bytes(f"{REPORT_DIR}/{PAGE_FILE}", report_page(prev, methods).encode("utf-8"))
+    page_path = wh.write_bytes(f"{REPORT_DIR}/{PAGE_FILE}", report_page(prev, methods, estimates).encode("utf-8"))
     out_dir = chart_path.parent
-    table = markdown_table(prev)
+    table = markdown_table(prev, estimates)
     context.log.info("theme_report: %d transcripts, written to %s", flags.height, out_dir)
     return dg.MaterializeResult(
         metadata={

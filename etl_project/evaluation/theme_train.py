@@ -1,0 +1,269 @@
+"""Fit the per-turn TF-IDF + logistic-regression theme model (build time only; needs scikit-learn).
+
+``make train-themes`` (``python -m etl_project.evaluation.theme_train``) fits on all 672 labelled
+transcripts with a fixed seed and writes the artefact the runtime loads
+(:data:`etl_project.lib.theme_model.MODEL_PATH`). The same :func:`fit_model` is what
+``make eval-themes`` cross-validates.
+
+Training rows, per flag: the coders' evidence turn of every transcript with the flag (positives)
+and every participant turn of the transcripts without it (negatives); the other turns of a
+transcript with the flag are left out (unlabelled: the coders name one evidence turn only).
+The per-flag threshold on a transcript's score (its top turn's logit) maximises F1 over
+out-of-fold scores of an inner 5-fold cross-validation on the training transcripts, and the
+out-of-fold true/false-positive rates at that threshold are stored for the prevalence estimate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from etl_project.evaluation.theme_data import N_FLAGS, DevSet, load_all
+from etl_project.lib import theme_model as tm
+from etl_project.lib.theme_taxonomy import THEME_FLAGS
+
+SEED = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    version: str = "tfidf-lr-v1"
+    min_df_unigram: int = 2  # turns a unigram must occur in (training turns)
+    min_df_bigram: int = 3
+    C: float = 4.0
+    lexicon_features: bool = False
+    inner_folds: int = 5
+    seed: int = SEED
+
+
+def participant_turns(dev: DevSet) -> pl.DataFrame:
+    """``transcript_id, turn_index, text, t`` (``t`` = position of the transcript in ``dev.ids``), sorted."""
+    position = pl.DataFrame({"transcript_id": list(dev.ids), "t": np.arange(len(dev.ids), dtype=np.int64)})
+    return (
+        dev.turns.filter(pl.col("speaker") == "participant")
+        .select("transcript_id", pl.col("turn_index").cast(pl.Int32), "text")
+        .sort("transcript_id", "turn_index")
+        .join(position, on="transcript_id", how="inner", maintain_order="left")
+    )
+
+
+def build_vocabulary(toks: pl.DataFrame, turn_of_sentence: np.ndarray, cfg: TrainConfig) -> tuple[list[str], np.ndarray]:
+    """Unigrams in at least ``min_df_unigram`` turns (sorted) and bigrams (within a sentence) of two of
+    them in at least ``min_df_bigram`` turns. ``toks``: sentence tokens (``row`` = sentence)."""
+    turn = pl.Series("turn", turn_of_sentence)
+    uni = (
+        toks.with_columns(turn.gather(toks.get_column("row")))
+        .unique(["turn", "tok"]).group_by("tok").len().filter(pl.col("len") >= cfg.min_df_unigram)
+    )
+    unigrams = sorted(uni.get_column("tok").to_list())
+    index = {u: i for i, u in enumerate(unigrams)}
+    bigrams = tm.bigram_strings(toks)
+    bi = (
+        bigrams.with_columns(turn.gather(bigrams.get_column("row")))
+        .unique(["turn", "term"]).group_by("term").len().filter(pl.col("len") >= cfg.min_df_bigram)
+    )
+    pairs = sorted(
+        (index[a], index[b])
+        for a, b in (term.split(" ") for term in bi.get_column("term").to_list())
+        if a in index and b in index
+    )
+    return unigrams, np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def design(turns: pl.DataFrame, unigrams, bigrams, idf: np.ndarray | None, lexicon_hits: np.ndarray | None, sent=None):
+    """(csr matrix of the turns' features, idf). ``idf`` is computed from these turns when None."""
+    from scipy import sparse
+
+    sent = tm.sentences(turns) if sent is None else sent
+    turn_of = sent.get_column("turn_row").to_numpy().astype(np.int64)
+    occ = tm.feature_ids(tm.tokens(sent.get_column("norm")), unigrams, bigrams, sent.height)
+    n_features = len(unigrams) + len(bigrams)
+    if idf is None:
+        present = pl.DataFrame({"turn": np.r_[turn_of[occ.row_u], turn_of[occ.row_b]], "fid": np.r_[occ.fid_u, occ.fid_b]}).unique()
+        df = np.bincount(present.get_column("fid").to_numpy(), minlength=n_features)
+        idf = np.log((1 + turns.height) / (1 + df)) + 1.0
+    matrix = tm.turn_matrix(occ, turn_of, turns.height, idf)
+    matrix.sum_duplicates()
+    if lexicon_hits is not None:
+        matrix = sparse.hstack([matrix, sparse.csr_matrix(lexicon_hits.astype(np.float64))], format="csr")
+    return matrix, idf
+
+
+def _fit_weights(turns: pl.DataFrame, labels: np.ndarray, evidence: dict, ids: tuple[str, ...], cfg: TrainConfig, lexicon_hits):
+    from sklearn.linear_model import LogisticRegression
+
+    sent = tm.sentences(turns)
+    unigrams, bigrams = build_vocabulary(tm.tokens(sent.get_column("norm")), sent.get_column("turn_row").to_numpy(), cfg)
+    x, idf = design(turns, unigrams, bigrams, None, lexicon_hits, sent=sent)
+    t = turns.get_column("t").to_numpy()
+    turn_index = turns.get_column("turn_index").to_numpy()
+    coef = np.zeros((x.shape[1], N_FLAGS))
+    intercept = np.zeros(N_FLAGS)
+    for j, flag in enumerate(THEME_FLAGS):
+        positive_transcript = labels[t, j]
+        ev = np.array([evidence.get((ids[k], flag), -1) for k in range(len(ids))])
+        is_evidence = positive_transcript & (turn_index == ev[t])
+        keep = is_evidence | ~positive_transcript
+        y = is_evidence[keep]
+        if y.all() or not y.any():
+            intercept[j] = 10.0 if y.all() else -10.0
+            continue
+        clf = LogisticRegression(C=cfg.C, solver="liblinear", random_state=cfg.seed, max_iter=1000)
+        clf.fit(x[keep], y)
+        coef[:, j] = clf.coef_[0]
+        intercept[j] = clf.intercept_[0]
+    n_text = len(unigrams) + len(bigrams)
+    lexicon_coef = coef[n_text:, :] if lexicon_hits is not None else np.zeros((N_FLAGS, N_FLAGS))
+    return unigrams, bigrams, idf, coef[:n_text], lexicon_coef, intercept
+
+
+def _transcript_max(turns: pl.DataFrame, scores: np.ndarray, n: int) -> np.ndarray:
+    best, _ = tm.transcript_scores(turns.get_column("t").to_numpy(), scores, n)
+    return best
+
+
+def best_threshold(y: np.ndarray, s: np.ndarray) -> float:
+    """The threshold on ``s`` maximising F1 for labels ``y`` (midpoint between adjacent scores)."""
+    order = np.argsort(-s, kind="stable")
+    ys, ss = y[order], s[order]
+    tp = np.cumsum(ys)
+    fp = np.cumsum(~ys)
+    f1 = 2 * tp / (tp + fp + y.sum())
+    distinct = np.r_[ss[1:] != ss[:-1], True]  # cut only between different scores
+    f1 = np.where(distinct, f1, -1)
+    k = int(np.argmax(f1))
+    if not np.isfinite(ss[k]):
+        return float("inf")
+    below = ss[k + 1] if k + 1 < len(ss) and np.isfinite(ss[k + 1]) else ss[k] - 1.0
+    return float((ss[k] + below) / 2)
+
+
+def folds(n: int, k: int, seed: int) -> list[np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    return [np.sort(order[f::k]) for f in range(k)]
+
+
+def fit_model(dev: DevSet, cfg: TrainConfig = TrainConfig(), *, turns: pl.DataFrame | None = None, lexicon_hits: np.ndarray | None = None) -> tm.TurnModel:
+    """Fit on every transcript of ``dev``; thresholds and rates from an inner cross-validation on ``dev``."""
+    turns = participant_turns(dev) if turns is None else turns
+    if cfg.lexicon_features and lexicon_hits is None:
+        lexicon_hits = tm.turn_lexicon_hits(turns)
+    if not cfg.lexicon_features:
+        lexicon_hits = None
+    n = len(dev.ids)
+    t = turns.get_column("t").to_numpy()
+    oof = np.full((n, N_FLAGS), -np.inf)
+    for held in folds(n, cfg.inner_folds, cfg.seed):
+        held_mask = np.zeros(n, dtype=bool)
+        held_mask[held] = True
+        train_rows = ~held_mask[t]
+        sub = turns.filter(pl.Series(train_rows))
+        model = _assemble(dev, sub, cfg, None if lexicon_hits is None else lexicon_hits[train_rows])
+        test_rows = held_mask[t]
+        test = turns.filter(pl.Series(test_rows))
+        scores = tm.turn_scores(model, test)
+        best = _transcript_max(test, scores, n)
+        oof[held] = best[held]
+    threshold = np.array([best_threshold(dev.labels[:, j], oof[:, j]) for j in range(N_FLAGS)])
+    predicted = oof >= threshold
+    y = dev.labels
+    n_pos, n_neg = y.sum(axis=0), (~y).sum(axis=0)
+    tpr = (predicted & y).sum(axis=0) / np.maximum(n_pos, 1)
+    fpr = (predicted & ~y).sum(axis=0) / np.maximum(n_neg, 1)
+    final = _assemble(dev, turns, cfg, lexicon_hits)
+    return replace(final, threshold=threshold, tpr=tpr, fpr=fpr, n_pos=n_pos, n_neg=n_neg)
+
+
+def _assemble(dev: DevSet, turns: pl.DataFrame, cfg: TrainConfig, lexicon_hits) -> tm.TurnModel:
+    # ``turns.t`` indexes dev.ids; the fit only sees the rows given
+    unigrams, bigrams, idf, coef, lexicon_coef, intercept = _fit_weights(
+        turns, dev.labels, dev.evidence_turns or {}, dev.ids, cfg, lexicon_hits
+    )
+    zeros = np.zeros(N_FLAGS)
+    return tm.TurnModel(
+        version=cfg.version, unigrams=tuple(unigrams), bigrams=bigrams, idf=idf, coef=coef, lexicon_coef=lexicon_coef,
+        intercept=intercept, threshold=zeros, tpr=zeros, fpr=zeros, n_pos=zeros.astype(np.int64), n_neg=zeros.astype(np.int64),
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+RATES_PATH = tm.MODEL_PATH.parent / "theme_rates.json"
+SHIPPED: dict[str, tuple[str, TrainConfig]] = {
+    "tfidf": ("theme_tfidf_lr.npz", TrainConfig(version="tfidf-lr-v1", lexicon_features=False)),
+    "tfidf_lexicon": ("theme_tfidf_lexicon_lr.npz", TrainConfig(version="tfidf-lexicon-lr-v1", lexicon_features=True)),
+}
+
+
+def lexicon_rates(held: DevSet) -> dict:
+    """The lexicon's error counts on the 492 transcripts no rule was written from (it fits nothing)."""
+    from etl_project.lib.themes import flag_themes
+
+    flags = flag_themes(held.turns, method="lexicon")
+    predicted = (
+        pl.DataFrame({"transcript_id": list(held.ids)})
+        .join(flags, on="transcript_id", how="left", maintain_order="left")
+        .select(pl.col(f).fill_null(False) for f in THEME_FLAGS)
+        .to_numpy()
+        .astype(bool)
+    )
+    return rates_dict(held.labels, predicted)
+
+
+def rates_dict(y: np.ndarray, predicted: np.ndarray) -> dict:
+    return {
+        flag: {"tp": int((predicted[:, j] & y[:, j]).sum()), "n_pos": int(y[:, j].sum()), "fp": int((predicted[:, j] & ~y[:, j]).sum()), "n_neg": int((~y[:, j]).sum())}
+        for j, flag in enumerate(THEME_FLAGS)
+    }
+
+
+def model_rates(model: tm.TurnModel) -> dict:
+    return {
+        flag: {"tp": int(round(model.tpr[j] * model.n_pos[j])), "n_pos": int(model.n_pos[j]), "fp": int(round(model.fpr[j] * model.n_neg[j])), "n_neg": int(model.n_neg[j])}
+        for j, flag in enumerate(THEME_FLAGS)
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    import json
+
+    from etl_project.lib import theme_engine
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out-dir", type=Path, default=tm.MODEL_PATH.parent)
+    args = parser.parse_args(argv)
+    dev, held = load_all()
+    both = dev.union(held)
+    rates = {
+        theme_engine.METHOD_VERSION: {
+            "method": "lexicon",
+            "measured_on": "the 492 held-apart transcripts (the lexicon fits nothing; its rules were written on the 180)",
+            "flags": lexicon_rates(held),
+        }
+    }
+    for method, (file, cfg) in SHIPPED.items():
+        model = fit_model(both, cfg)
+        out = args.out_dir / file
+        model.save(out)
+        rates[model.version] = {
+            "method": method,
+            "measured_on": f"out-of-fold predictions of a {cfg.inner_folds}-fold cross-validation over the {len(both.ids)} labelled transcripts (seed {cfg.seed}), at the shipped thresholds",
+            "flags": model_rates(model),
+        }
+        print(f"{method} {model.version}: {len(model.unigrams)} unigrams, {len(model.bigrams)} bigrams, {len(both.ids)} transcripts -> {out} "
+              f"({out.stat().st_size / 1e6:.2f} MB, sha256 {sha256(out)[:12]})")
+        for j, flag in enumerate(THEME_FLAGS):
+            print(f"  {flag:28s} threshold {model.threshold[j]:7.3f}  oof TPR {model.tpr[j]:.2f}  FPR {model.fpr[j]:.2f}")
+    (args.out_dir / RATES_PATH.name).write_text(json.dumps(rates, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,349 @@
+"""The trained theme model at run time: per-turn TF-IDF + logistic regression, applied with polars and numpy.
+
+The model is fitted at build time by ``make train-themes`` (:mod:`etl_project.evaluation.theme_train`,
+scikit-learn) on the 672 labelled transcripts and shipped as one small ``.npz`` artefact
+(:data:`MODEL_PATH`): vocabulary, idf weights, one coefficient column per flag, the per-flag
+threshold on a transcript's score, and the out-of-fold true- and false-positive rates per flag that
+the prevalence estimate (:mod:`etl_project.lib.prevalence`) corrects with. Nothing is fitted or
+downloaded at run time and scikit-learn is not needed.
+
+Features (the same code builds them at training and at run time):
+
+* each participant turn's text, normalised as the lexicon's (:func:`theme_engine.normalize_for_matching`:
+  curly quotes straightened, other non-ASCII blanked, lowercased), cut into tokens ``[a-z0-9]+('[a-z0-9]+)*``;
+* unigrams of the vocabulary and bigrams (adjacent tokens within the turn) of two vocabulary unigrams;
+* weight ``count * idf``, each turn's vector scaled by ``sqrt(sum of idf^2 over its occurrences)``
+  (its L2 norm when no feature repeats; see :func:`tfidf_parts`);
+* optionally (``lexicon_features``) the lexicon's 14 per-turn hits as extra binary features.
+
+A turn's score for a flag is ``x . coef + intercept`` (a logit); a transcript's score is its top
+turn's, and the flag is true when that score reaches the flag's threshold. Evidence is the
+highest-scoring sentence (by its tokens' contributions to the flag's score) of the top turn, quoted
+verbatim (cut to a window of at most ``MAX_QUOTE_CHARS`` characters when longer).
+
+No Python code runs per row: tokens are polars columns, scores ``np.bincount`` over token rows.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from etl_project.lib import theme_engine
+from etl_project.lib.theme_taxonomy import THEME_FLAGS
+
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "theme_tfidf_lr.npz"
+TOKEN_PATTERN = r"[a-z0-9]+(?:'[a-z0-9]+)*"
+MAX_QUOTE_CHARS = theme_engine.MAX_QUOTE_CHARS
+_EVIDENCE_ROWS = {"transcript_id": pl.String, "flag": pl.String, "turn_index": pl.Int32, "quote": pl.String}
+
+
+@dataclass(frozen=True)
+class TurnModel:
+    """A fitted per-turn model (see the module docstring); arrays as stored in the artefact."""
+
+    version: str
+    unigrams: tuple[str, ...]  # the unigram vocabulary; feature i < len(unigrams) is unigram i
+    bigrams: np.ndarray  # (B, 2) int32: pairs of unigram indices; feature len(unigrams) + j is bigram j
+    idf: np.ndarray  # (F,) float64, F = len(unigrams) + len(bigrams)
+    coef: np.ndarray  # (F, 14) float64
+    lexicon_coef: np.ndarray  # (14, 14) float64: weight of the lexicon's hit of flag i for flag j (zeros: unused)
+    intercept: np.ndarray  # (14,)
+    threshold: np.ndarray  # (14,) on the transcript score
+    tpr: np.ndarray  # (14,) out-of-fold true-positive rate of the transcript flag
+    fpr: np.ndarray  # (14,) out-of-fold false-positive rate
+    n_pos: np.ndarray  # (14,) labelled transcripts with the flag (the rates' denominators)
+    n_neg: np.ndarray  # (14,)
+
+    @property
+    def uses_lexicon(self) -> bool:
+        return bool(np.any(self.lexicon_coef))
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "version": np.array(self.version),
+            "flags": np.array(THEME_FLAGS),
+            "unigrams": np.array(self.unigrams),
+            "bigrams": self.bigrams.astype(np.int32),
+            "idf": self.idf.astype(np.float32),
+            "coef": self.coef.astype(np.float32),
+            "lexicon_coef": self.lexicon_coef.astype(np.float32),
+            "intercept": self.intercept.astype(np.float64),
+            "threshold": self.threshold.astype(np.float64),
+            "tpr": self.tpr.astype(np.float64),
+            "fpr": self.fpr.astype(np.float64),
+            "n_pos": self.n_pos.astype(np.int64),
+            "n_neg": self.n_neg.astype(np.int64),
+        }
+        with open(path, "wb") as handle:  # np.savez_compressed on a handle: no ".npz" appended, same bytes for same arrays
+            np.savez_compressed(handle, **arrays)
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "TurnModel":
+        with np.load(path, allow_pickle=False) as z:
+            flags = tuple(str(f) for f in z["flags"])
+            if flags != THEME_FLAGS:
+                raise ValueError(f"{path}: flags {flags} differ from THEME_FLAGS")
+            return cls(
+                version=str(z["version"]),
+                unigrams=tuple(str(u) for u in z["unigrams"]),
+                bigrams=z["bigrams"].astype(np.int64).reshape(-1, 2),
+                idf=z["idf"].astype(np.float64),
+                coef=z["coef"].astype(np.float64),
+                lexicon_coef=z["lexicon_coef"].astype(np.float64),
+                intercept=z["intercept"],
+                threshold=z["threshold"],
+                tpr=z["tpr"],
+                fpr=z["fpr"],
+                n_pos=z["n_pos"],
+                n_neg=z["n_neg"],
+            )
+
+
+@functools.lru_cache(maxsize=4)
+def load_model(path: Path = MODEL_PATH) -> TurnModel:
+    """The shipped model, loaded once per process (offline: a file in the package)."""
+    return TurnModel.load(path)
+
+
+# --------------------------------------------------------------------------- #
+# Tokens and features (shared with training)
+# --------------------------------------------------------------------------- #
+def sentences(participant: pl.DataFrame) -> pl.DataFrame:
+    """``turn_row, sentence, norm``: the non-blank sentences of each turn (``turn_row`` = its row in
+    ``participant``), in reading order, as the lexicon engine cuts them; ``norm`` is the normalised copy."""
+    numbered = participant.select("transcript_id", pl.int_range(pl.len(), dtype=pl.Int64).alias("turn_index"), "text")
+    return theme_engine._split_turns(numbered).select(pl.col("turn_index").alias("turn_row"), "sentence", "norm")
+
+
+def tokens(norm: pl.Series) -> pl.DataFrame:
+    """``row, tok``: the tokens of each normalised text (``row`` = its position, UInt32), in order."""
+    return (
+        norm.rename("tok")
+        .to_frame()
+        .lazy()
+        .with_row_index("row")
+        .select("row", pl.col("tok").str.extract_all(TOKEN_PATTERN))
+        .explode("tok")
+        .drop_nulls("tok")
+        .collect()
+    )
+
+
+def bigram_strings(toks: pl.DataFrame) -> pl.DataFrame:
+    """``row, term``: adjacent token pairs ``"a b"`` within a row (training: vocabulary building)."""
+    same = pl.col("row").shift(-1) == pl.col("row")
+    term = pl.concat_str([pl.col("tok"), pl.lit(" "), pl.col("tok").shift(-1)])
+    return toks.lazy().select("row", term.alias("term"), same.alias("_same")).filter(pl.col("_same")).drop("_same").collect()
+
+
+@dataclass(frozen=True)
+class Occurrences:
+    """Feature occurrences of ``n_rows`` texts, in two parts (unigrams, bigrams), each sorted by row."""
+
+    n_rows: int
+    row_u: np.ndarray
+    fid_u: np.ndarray
+    row_b: np.ndarray
+    fid_b: np.ndarray
+
+    def frame(self) -> pl.DataFrame:
+        """``row, fid`` of every occurrence (both parts)."""
+        return pl.DataFrame({"row": np.r_[self.row_u, self.row_b], "fid": np.r_[self.fid_u, self.fid_b]})
+
+
+def feature_ids(toks: pl.DataFrame, unigrams: tuple[str, ...] | list[str], bigrams: np.ndarray, n_rows: int) -> Occurrences:
+    """Every occurrence of a vocabulary unigram, and of a bigram of two of them, in the token rows."""
+    n_uni = len(unigrams)
+    uid = pl.col("tok").cast(pl.Enum(list(unigrams)), strict=False).to_physical().cast(pl.Int64)
+    frame = toks.lazy().select("row", uid.alias("uid"))
+    unigram_rows = frame.filter(pl.col("uid").is_not_null())
+    if len(bigrams):
+        vocabulary_keys = pl.Series(bigrams[:, 0].astype(np.int64) * n_uni + bigrams[:, 1].astype(np.int64))
+        fids = pl.Series(np.arange(n_uni, n_uni + len(bigrams), dtype=np.int64))
+        key = pl.when(pl.col("row").shift(-1) == pl.col("row")).then(pl.col("uid") * n_uni + pl.col("uid").shift(-1))
+        bigram_rows = (
+            frame.select("row", key.replace_strict(vocabulary_keys, fids, default=None, return_dtype=pl.Int64).alias("uid"))
+            .filter(pl.col("uid").is_not_null())
+        )
+    else:
+        bigram_rows = unigram_rows.head(0)
+    uni, bi = pl.collect_all([unigram_rows, bigram_rows])
+    return Occurrences(
+        n_rows,
+        uni.get_column("row").cast(pl.Int64).to_numpy(),
+        uni.get_column("uid").to_numpy(),
+        bi.get_column("row").cast(pl.Int64).to_numpy(),
+        bi.get_column("uid").to_numpy(),
+    )
+
+
+def _csr(n_rows: int, n_features: int, row: np.ndarray, fid: np.ndarray, data: np.ndarray):
+    from scipy import sparse
+
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=n_rows), out=indptr[1:])
+    return sparse.csr_matrix((data, fid, indptr), shape=(n_rows, n_features))
+
+
+def turn_matrix(occ: Occurrences, turn_of_sentence: np.ndarray, n_turns: int, idf: np.ndarray):
+    """The turns' TF-IDF vectors (csr, ``n_turns`` x features) from their sentences' occurrences.
+
+    Each occurrence weighs ``idf``, so a feature's weight is ``count * idf``; each turn is scaled by
+    ``sqrt(sum over its occurrences of idf^2)``, its L2 norm when no feature repeats (the same
+    definition at training and at run time; it needs no grouping of occurrences). Bigrams never
+    cross a sentence boundary.
+    """
+    row = np.r_[turn_of_sentence[occ.row_u], turn_of_sentence[occ.row_b]]
+    fid = np.r_[occ.fid_u, occ.fid_b]
+    order = np.argsort(row, kind="stable")
+    row, fid = row[order], fid[order]
+    w = idf[fid]
+    norm = np.sqrt(np.bincount(row, w * w, minlength=n_turns))
+    norm[norm == 0] = 1.0
+    return _csr(n_turns, len(idf), row, fid, w / norm[row])
+
+
+def sentence_raw_scores(occ: Occurrences, weights: np.ndarray) -> np.ndarray:
+    """(sentences, k): sum over each sentence's occurrences of ``weights[fid]`` (``weights``: features x k)."""
+    out = np.zeros((occ.n_rows, weights.shape[1]))
+    for row, fid in ((occ.row_u, occ.fid_u), (occ.row_b, occ.fid_b)):
+        if len(row):
+            out += _csr(occ.n_rows, weights.shape[0], row, fid, np.ones(len(row))) @ weights
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Scoring
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class Scored:
+    """Turn logits and, for evidence, the sentences with their raw contributions per flag."""
+
+    turn: np.ndarray  # (turns, 14) logits
+    sentence_turn: np.ndarray  # (sentences,) turn row of each sentence
+    sentence_raw: np.ndarray  # (sentences, 14) sum of idf * coef over the sentence's occurrences (+ lexicon terms)
+    sentences: pl.DataFrame  # turn_row, sentence, norm
+
+
+def score_turns(model: TurnModel, participant: pl.DataFrame, lexicon: bool | None = None) -> Scored:
+    """Logits of every participant turn (rows of ``participant``) and its sentences' contributions."""
+    n = participant.height
+    sent = sentences(participant)
+    turn_of = sent.get_column("turn_row").to_numpy().astype(np.int64)
+    occ = feature_ids(tokens(sent.get_column("norm")), model.unigrams, model.bigrams, sent.height)
+    w_u, w_b = model.idf[occ.fid_u], model.idf[occ.fid_b]
+    sq = np.bincount(turn_of[occ.row_u], w_u * w_u, minlength=n) + np.bincount(turn_of[occ.row_b], w_b * w_b, minlength=n)
+    norm = np.sqrt(sq)
+    norm[norm == 0] = 1.0
+    raw = sentence_raw_scores(occ, model.idf[:, None] * model.coef)
+    turn_raw = np.zeros((n, len(THEME_FLAGS)))
+    _segment_add(turn_raw, turn_of, raw)
+    scores = model.intercept + turn_raw / norm[:, None]
+    if model.uses_lexicon and (lexicon is None or lexicon):
+        hits = _sentence_lexicon_hits(sent.get_column("norm"))
+        lex = hits.astype(np.float64) @ model.lexicon_coef  # (sentences, 14)
+        turn_hits = np.zeros((n, len(THEME_FLAGS)), dtype=bool)
+        turn_hits[turn_of[np.nonzero(hits)[0]], np.nonzero(hits)[1]] = True
+        scores = scores + turn_hits.astype(np.float64) @ model.lexicon_coef
+        raw = raw + lex * 1e3  # a sentence that carries a lexicon hit the model weighs goes first as evidence
+    return Scored(scores, turn_of, raw, sent)
+
+
+def _segment_add(out: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
+    """``out[index[i]] += values[i]`` for a sorted ``index`` (sums of runs)."""
+    if len(index) == 0:
+        return
+    starts = np.r_[0, np.nonzero(np.diff(index))[0] + 1]
+    out[index[starts]] += np.add.reduceat(values, starts, axis=0)
+
+
+def _sentence_lexicon_hits(norm: pl.Series) -> np.ndarray:
+    """(sentences, 14) bool: the lexicon's hits of each (normalised) sentence."""
+    out = np.zeros((norm.len(), len(THEME_FLAGS)), dtype=bool)
+    hits = theme_engine._hits(norm)
+    out[hits.get_column("sid").to_numpy(), hits.get_column("flag").to_numpy()] = True
+    return out
+
+
+def turn_scores(model: TurnModel, participant: pl.DataFrame) -> np.ndarray:
+    """(turns, 14) logits of each participant turn (rows of ``participant``)."""
+    return score_turns(model, participant).turn
+
+
+def turn_lexicon_hits(participant: pl.DataFrame) -> np.ndarray:
+    """(turns, 14) bool: whether any sentence of each participant turn hits each flag's cues."""
+    sent = sentences(participant)
+    hits = _sentence_lexicon_hits(sent.get_column("norm"))
+    out = np.zeros((participant.height, len(THEME_FLAGS)), dtype=bool)
+    s_idx, f_idx = np.nonzero(hits)
+    out[sent.get_column("turn_row").to_numpy()[s_idx], f_idx] = True
+    return out
+
+
+def transcript_scores(turn_rows_transcript: np.ndarray, scores: np.ndarray, n_transcripts: int) -> tuple[np.ndarray, np.ndarray]:
+    """(max score, row of the top turn) per transcript and flag; transcripts without turns get -inf / -1."""
+    best = np.full((n_transcripts, scores.shape[1]), -np.inf)
+    top = np.full((n_transcripts, scores.shape[1]), -1, dtype=np.int64)
+    if scores.shape[0] == 0:
+        return best, top
+    for j in range(scores.shape[1]):
+        s = scores[:, j]
+        idx = np.lexsort((-s, turn_rows_transcript))  # by transcript, best score first
+        first = np.ones(len(idx), dtype=bool)
+        first[1:] = turn_rows_transcript[idx][1:] != turn_rows_transcript[idx][:-1]
+        chosen = idx[first]
+        best[turn_rows_transcript[chosen], j] = s[chosen]
+        top[turn_rows_transcript[chosen], j] = chosen
+    return best, top
+
+
+# --------------------------------------------------------------------------- #
+# Flags and evidence
+# --------------------------------------------------------------------------- #
+def model_evidence(model: TurnModel, participant: pl.DataFrame) -> pl.DataFrame:
+    """``transcript_id, flag, turn_index, quote`` of every (transcript, flag) the model sets.
+
+    ``participant``: ``transcript_id, turn_index, text`` of participant turns sorted by
+    (transcript_id, turn_index). The quote is the top turn's sentence with the highest
+    contribution to the flag's score (ties: the first), verbatim, cut to ``MAX_QUOTE_CHARS``.
+    """
+    if participant.height == 0:
+        return pl.DataFrame(schema=_EVIDENCE_ROWS)
+    transcript = participant.get_column("transcript_id").rle_id().to_numpy().astype(np.int64)
+    n_transcripts = int(transcript[-1]) + 1
+    scored = score_turns(model, participant)
+    scores = scored.turn.copy()
+    has_sentence = np.zeros(participant.height, dtype=bool)
+    has_sentence[scored.sentence_turn] = True
+    scores[~has_sentence] = -np.inf  # a turn without a sentence cannot be evidence
+    best, top = transcript_scores(transcript, scores, n_transcripts)
+    t_idx, flag_idx = np.nonzero(best >= model.threshold)
+    if len(t_idx) == 0:
+        return pl.DataFrame(schema=_EVIDENCE_ROWS)
+    turn_row = top[t_idx, flag_idx]
+    # the best sentence of every turn for every flag, in one grouped pass (first maximum wins)
+    raw = pl.DataFrame(scored.sentence_raw, schema=[f"f{j}" for j in range(len(THEME_FLAGS))])
+    best_sentence = (
+        raw.with_columns(pl.Series("turn_row", scored.sentence_turn), pl.int_range(pl.len(), dtype=pl.Int64).alias("sid"))
+        .group_by("turn_row")
+        .agg(pl.col("sid").gather(pl.col(f"f{j}").arg_max()).first().alias(f"f{j}") for j in range(len(THEME_FLAGS)))
+        .sort("turn_row")
+    )
+    position = np.searchsorted(best_sentence.get_column("turn_row").to_numpy(), turn_row)
+    table = best_sentence.drop("turn_row").to_numpy()
+    sid = table[position, flag_idx]
+    quote = scored.sentences.get_column("sentence").gather(sid).str.slice(0, MAX_QUOTE_CHARS).str.strip_chars()
+    return pl.DataFrame(
+        {
+            "transcript_id": participant.get_column("transcript_id").gather(turn_row),
+            "flag": pl.Series(THEME_FLAGS, dtype=pl.String).gather(flag_idx),
+            "turn_index": participant.get_column("turn_index").cast(pl.Int32).gather(turn_row),
+            "quote": quote,
+        }
+    )

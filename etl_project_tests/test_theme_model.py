@@ -1,0 +1,153 @@
+"""The trained theme methods (etl_project.lib.theme_model) and method selection (etl_project.lib.themes)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from etl_project.lib import theme_model, themes
+from etl_project.lib.themes import THEME_FLAGS, flag_themes
+from etl_project.schemas import ThemeFlagsModel
+from etl_project_tests.conftest import DEV_LABELS, PROJECT_ROOT, SAMPLE_RAW
+
+MODEL_METHODS = [m for m in themes.METHODS if m != "lexicon"]
+
+
+@pytest.fixture(scope="module")
+def sample_turns() -> pl.DataFrame:
+    from etl_project.evaluation.theme_data import pipeline_turns
+
+    return pipeline_turns(SAMPLE_RAW)
+
+
+def test_shipped_artefacts_are_small_and_load_offline():
+    for name in MODEL_METHODS:
+        path = theme_model.MODEL_PATH.parent / {"tfidf": "theme_tfidf_lr.npz", "tfidf_lexicon": "theme_tfidf_lexicon_lr.npz"}[name]
+        assert path.stat().st_size < 2.5e6
+        model = theme_model.TurnModel.load(path)
+        assert model.coef.shape == (len(model.unigrams) + len(model.bigrams), len(THEME_FLAGS))
+        assert np.all((model.tpr > model.fpr) & (model.tpr <= 1) & (model.fpr >= 0))
+        assert model.version == themes.method_version(name)
+
+
+def test_runtime_needs_neither_scikit_learn_nor_the_network():
+    """flag_themes with the trained models in a fresh interpreter where importing sklearn fails."""
+    code = (
+        "import sys, socket\n"
+        "sys.modules['sklearn'] = None\n"
+        "def no_network(*a, **k): raise RuntimeError('network used')\n"
+        "socket.socket.connect = no_network\n"
+        "import polars as pl\n"
+        "from etl_project.lib.themes import flag_themes\n"
+        "turns = pl.DataFrame({'transcript_id': ['t1', 't1'], 'split': ['workforce'] * 2, 'turn_index': [0, 1],"
+        " 'speaker': ['interviewer', 'participant'], 'text': ['How do you use AI?', 'It saves me hours every week, and I always double check it.']})\n"
+        "out = flag_themes(turns, method='best')\n"
+        "assert out['method'][0] == 'tfidf_lexicon' and out['time_savings'][0], out\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("method", list(themes.METHODS))
+def test_every_method_returns_the_contract_and_verbatim_evidence(sample_turns, method):
+    out = flag_themes(sample_turns, method=method)
+    ThemeFlagsModel.validate(out)
+    assert out.columns == list(ThemeFlagsModel.to_schema().columns)
+    assert out.height == sample_turns.get_column("transcript_id").n_unique()
+    assert set(out["method"]) == {method} and set(out["method_version"]) == {themes.method_version(method)}
+    participant = {
+        (r["transcript_id"], r["turn_index"]): r["text"]
+        for r in sample_turns.filter(pl.col("speaker") == "participant").iter_rows(named=True)
+    }
+    evidence = out.select("transcript_id", pl.col("evidence")).explode("evidence").drop_nulls("evidence").unnest("evidence")
+    assert evidence.height == int(out["n_flags"].sum()) > 0
+    for r in evidence.iter_rows(named=True):
+        text = participant[(r["transcript_id"], r["turn_index"])]  # the named turn is a participant turn
+        assert r["quote"] and r["quote"] in text and len(r["quote"]) <= theme_model.MAX_QUOTE_CHARS
+
+
+def test_model_flags_a_small_sample_sensibly():
+    turns = pl.DataFrame(
+        {
+            "transcript_id": ["a", "a", "b", "b"],
+            "split": ["workforce"] * 4,
+            "turn_index": [0, 1, 0, 1],
+            "speaker": ["interviewer", "participant", "interviewer", "participant"],
+            "text": [
+                "How does AI fit into your work?",
+                "Honestly it saves me hours every week. But it makes up references, so I always double check everything it gives me.",
+                "How does AI fit into your work?",
+                "I teach maths.",
+            ],
+        },
+        schema_overrides={"turn_index": pl.Int32},
+    )
+    out = flag_themes(turns, method="tfidf")
+    a, b = out.row(0, named=True), out.row(1, named=True)
+    assert a["time_savings"] and a["verifies_output"] and a["reliability_concern"]
+    assert b["n_flags"] < a["n_flags"]
+    quotes = {e["flag"]: e["quote"] for e in a["evidence"]}
+    assert quotes["time_savings"] == "Honestly it saves me hours every week."
+    assert "double check" in quotes["verifies_output"]
+
+
+def test_interviewer_turns_never_count():
+    text = "It saves me hours every week and I always double check what it gives me, it makes things up."
+    turns = pl.DataFrame(
+        {"transcript_id": ["a", "a"], "split": ["workforce"] * 2, "turn_index": [0, 1], "speaker": ["interviewer", "participant"], "text": [text, "Sure."]},
+        schema_overrides={"turn_index": pl.Int32},
+    )
+    for method in themes.METHODS:
+        row = flag_themes(turns, method=method).row(0, named=True)
+        assert all(e["turn_index"] == 1 for e in row["evidence"])
+        assert not row["time_savings"], method
+
+
+def test_method_selection(monkeypatch):
+    monkeypatch.delenv(themes.METHOD_ENV, raising=False)
+    assert themes.resolve_method() == themes.DEFAULT
+    monkeypatch.setenv(themes.METHOD_ENV, "best")
+    assert themes.resolve_method() == themes.BEST
+    monkeypatch.setenv(themes.METHOD_ENV, "LEXICON")
+    assert themes.resolve_method() == "lexicon"
+    assert themes.resolve_method("tfidf") == "tfidf"  # the argument wins over the environment
+    with pytest.raises(ValueError, match="unknown theme method"):
+        themes.resolve_method("magic")
+    turns = pl.DataFrame(
+        {"transcript_id": ["a"], "split": ["workforce"], "turn_index": [0], "speaker": ["participant"], "text": ["It saves me hours."]},
+        schema_overrides={"turn_index": pl.Int32},
+    )
+    assert flag_themes(turns)["method"].to_list() == ["lexicon"]
+
+
+def test_output_is_independent_of_row_order_and_chunk_edges(sample_turns):
+    first = flag_themes(sample_turns, method="tfidf")
+    assert first.equals(flag_themes(sample_turns.sample(fraction=1.0, shuffle=True, seed=3), method="tfidf"))
+    empty = flag_themes(sample_turns.head(0), method="tfidf")
+    assert empty.height == 0 and empty.columns == first.columns
+
+
+def test_training_is_reproducible_on_a_tiny_subset(tmp_path: Path):
+    pytest.importorskip("sklearn")
+    from etl_project.evaluation.theme_data import load_dev_set
+    from etl_project.evaluation.theme_train import TrainConfig, fit_model
+
+    dev = load_dev_set(SAMPLE_RAW, DEV_LABELS)
+    small = dev.subset(dev.ids[:40])
+    cfg = TrainConfig(version="test", inner_folds=3, min_df_unigram=2, min_df_bigram=2)
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    fit_model(small, cfg).save(a)
+    fit_model(small, cfg).save(b)
+    assert a.read_bytes() == b.read_bytes()
+    model = theme_model.TurnModel.load(a)
+    assert model.version == "test" and len(model.unigrams) > 100
+    other = tmp_path / "c.npz"
+    fit_model(small, TrainConfig(version="test", inner_folds=3, min_df_unigram=2, min_df_bigram=2, seed=1)).save(other)
+    assert other.read_bytes() != a.read_bytes()  # the seed matters (inner folds), so it is recorded
