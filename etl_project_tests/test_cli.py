@@ -164,7 +164,7 @@ def test_ctrl_c_exits_130_publishes_nothing_and_the_next_run_finishes_the_batch(
 
     raw, warehouse = tmp_path / "raw", tmp_path / "warehouse"
     shutil.copytree(ran["raw"], raw)  # copy2 keeps mtimes: the copied files are not pending
-    shutil.copytree(ran["warehouse"], warehouse)
+    shutil.copytree(ran["warehouse"], warehouse, symlinks=True)
     tables = lambda: {k: v for k, v in fingerprint(warehouse).items() if not k.startswith("_batches")}  # noqa: E731
     before = tables()
     (raw / "creativity_0002.md").write_text(md_transcript("creativity_0002"))

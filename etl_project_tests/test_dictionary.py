@@ -70,7 +70,7 @@ def test_dictionary_documents_every_table_and_column() -> None:
 
 def test_partitioning_keys_and_checks_come_from_the_contract() -> None:
     docs = {t.name: t for t in dictionary.table_docs()}
-    assert {t: d.partition_by for t, d in docs.items()} == {"transcripts": "split", "turns": "split", "theme_flags": "split", "quarantine": None}
+    assert {t: d.partition_by for t, d in docs.items()} == {"transcripts": "split", "turns": "split", "theme_flags": "split", "quarantine": None, "theme_prevalence": None}
     assert docs["transcripts"].key == ("transcript_id",)
     assert docs["turns"].key == ("transcript_id", "turn_index")
     assert docs["quarantine"].key == ("source_file", "source_record")

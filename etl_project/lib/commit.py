@@ -286,8 +286,8 @@ def remove_old_generations(root: Path) -> int:
     through its hard link); returns how many were removed. Call under the write lock."""
     current = current_generation(root)
     folder = root / GENERATIONS
-    if not folder.is_dir():
-        return 0
+    if not folder.is_dir() or (current is None and (root / CURRENT).exists()):
+        return 0  # no generations yet, or a copy that followed the links: left for the next commit to settle
     removed = 0
     for entry in folder.iterdir():
         if current is None or entry.name != current.name:
