@@ -47,7 +47,7 @@ def mixed_raw(raw_dir: Path) -> Path:
 
 def test_definitions_load_with_every_table_asset() -> None:
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"transcripts", "turns", "theme_flags", "quarantine", "theme_report"} == keys
+    assert {"transcripts", "turns", "theme_flags", "quarantine", "theme_prevalence", "theme_report"} == keys
     # one step makes every table: no intermediate frames handed from step to step
     assert {node.name for node in defs.resolve_job_def("warehouse_job").graph.nodes} >= {"warehouse_tables", "theme_report"}
 
