@@ -300,28 +300,38 @@ def _holder_text(holder: dict | None) -> str:
 # ------------------------------------------------------------------ status
 
 
-def table_counts(root: Path) -> dict[str, dict]:
-    """Rows per table and partition, from the Parquet footers (no data read)."""
+def table_counts(warehouse) -> dict[str, dict]:
+    """Rows per table and partition, from the Parquet footers (no data read), through the warehouse's
+    own file system (a local folder or object storage). A file whose footer cannot be read is listed
+    under ``damaged`` instead of stopping the report."""
     import pyarrow.parquet as pq
 
     tables: dict[str, dict] = {}
     for table in TABLE_NAMES:
-        files = sorted((root / table).glob(PART_GLOB))
+        files = warehouse.partition_files(table)
         by_split: dict[str, int] = {}
-        total, newest = 0, None
+        total, newest, damaged = 0, None, []
         for f in files:
-            rows = pq.read_metadata(f).num_rows
+            try:
+                with warehouse.fs.open_input_file(str(f)) as handle:
+                    rows = pq.ParquetFile(handle).metadata.num_rows
+                info = warehouse.fs.get_file_info(str(f))
+            except Exception as exc:  # noqa: BLE001 - a damaged file is reported, not raised
+                damaged.append({"file": str(f), "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"})
+                continue
             total += rows
             key, _, value = f.parent.name.partition("=")
             if key == "split":
                 by_split[value] = by_split.get(value, 0) + rows
-            newest = max(newest or 0.0, f.stat().st_mtime)
+            if info.mtime is not None:
+                newest = max(newest or 0.0, info.mtime.timestamp())
         order = {s: i for i, s in enumerate(SPLIT_ORDER)}
         tables[table] = {
             "files": len(files),
             "rows": total,
             "rows_by_split": dict(sorted(by_split.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))),
             "updated_at": _iso(newest) if newest else None,
+            "damaged": damaged,
         }
     return tables
 
@@ -361,18 +371,27 @@ def last_run() -> dict | None:
     }
 
 
-def batch_info(root: Path, raw: Path) -> dict:
-    """Batches claimed so far (the manifest in the warehouse) and raw files waiting for one."""
+def batch_info(warehouse, raw: Path) -> dict:
+    """Batches claimed so far (the manifest in the warehouse), the unfinished ones with who holds
+    them or why their last run failed, and raw files waiting for a batch."""
     import polars as pl
 
-    from etl_project.lib.batches import pending, read_manifest, scan
-    from etl_project.lib.warehouse import Warehouse
+    from etl_project.lib.batches import batch_lock, last_failure, pending, read_manifest, scan, unfinished
 
-    manifest = read_manifest(Warehouse(root))
+    manifest = read_manifest(warehouse)
     info: dict = {"batches": manifest.get_column("batch").n_unique(), "last_batch": None, "last_batch_files": 0}
     if manifest.height:
         last = manifest.get_column("batch").max()
         info.update(last_batch=last, last_batch_files=manifest.filter(pl.col("batch") == last).height)
+    info["unfinished"] = [
+        {
+            "batch": key,
+            "files": manifest.filter(pl.col("batch") == key).height,
+            "running": warehouse.lock_holder(batch_lock(key)),
+            "last_error": last_failure(warehouse, key),
+        }
+        for key in unfinished(warehouse)
+    ]
     info["raw_folder"] = str(raw)
     info["raw_files"] = info["pending_files"] = None
     if raw.is_dir():
@@ -382,18 +401,27 @@ def batch_info(root: Path, raw: Path) -> dict:
 
 
 def status(args: argparse.Namespace) -> int:
-    root = warehouse_root()
-    tables = table_counts(root) if root.is_dir() else {t: {"files": 0, "rows": 0, "rows_by_split": {}, "updated_at": None} for t in TABLE_NAMES}
-    batch = batch_info(root, raw_root())
+    from etl_project.lib.commit import pending_journals
+    from etl_project.lib.warehouse import Warehouse
+
+    location = os.environ.get("ETL_WAREHOUSE_DIR") or str(PROJECT_ROOT / "data" / "warehouse")
+    warehouse = Warehouse(location)
+    exists = warehouse.fs.get_file_info(str(warehouse.root)).type.name != "NotFound"
+    empty = {"files": 0, "rows": 0, "rows_by_split": {}, "updated_at": None, "damaged": []}
+    tables = table_counts(warehouse) if exists else {t: dict(empty) for t in TABLE_NAMES}
+    batch = batch_info(warehouse, raw_root())
     run_info = last_run()
     report = {
-        "warehouse": str(root),
-        "exists": root.is_dir(),
+        "warehouse": location,
+        "exists": exists,
         "tables": tables,
         "quarantine_rows": tables["quarantine"]["rows"],
+        "damaged_files": [d for t in tables.values() for d in t["damaged"]],
+        "half_applied_commits": len(pending_journals(warehouse)) if exists and not warehouse.is_local else 0,
         **batch,
         "last_run": run_info,
     }
+    root = location
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
@@ -411,9 +439,21 @@ def status(args: argparse.Namespace) -> int:
                 cells = "".join(f"{'':>12}" for _ in splits)
             updated = (t["updated_at"] or "-").replace("T", " ").replace("+00:00", "")
             print(f"  {name:<12}{cells}{t['rows']:>10}   {updated}")
+    for d in report["damaged_files"]:
+        print(f"damaged     {d['file']}: {d['error']}")
+    if report["half_applied_commits"]:
+        print(f"commits     {report['half_applied_commits']} half applied (a writer died while copying); the next run finishes them")
     print(f"quarantine  {tables['quarantine']['rows']} input(s)" + (" (see `etl-project quarantine`)" if tables["quarantine"]["rows"] else ""))
     last = f"; last {batch['last_batch']} ({batch['last_batch_files']} files)" if batch["last_batch"] else ""
     print(f"batches     {batch['batches']}{last}")
+    for u in batch["unfinished"]:
+        if u["running"]:
+            state = f"running now ({_holder_text(u['running'])})"
+        elif u["last_error"]:
+            state = f"last run failed {u['last_error']['failed_at']}: {u['last_error']['error'][:300]}"
+        else:
+            state = "its run was killed or never started (no error recorded)"
+        print(f"unfinished  {u['batch']} ({u['files']} files): {state}; `etl-project run` takes it up")
     if batch["raw_files"] is None:
         print(f"raw folder  {batch['raw_folder']} does not exist")
     else:

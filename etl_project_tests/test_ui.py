@@ -167,7 +167,7 @@ def test_dagster_dev_runs_a_batch_and_shows_the_asset_graph(tmp_path: Path) -> N
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     for i, prefix in enumerate(["work", "creativity", "science"]):
         (raw / f"{prefix}_{i:04d}.md").write_text(md_transcript(f"{prefix}_{i:04d}"))
-    key, _ = claim_pending(Warehouse(warehouse), raw)
+    (key,), _ = claim_pending(Warehouse(warehouse), raw)
 
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "ETL_RAW_DIR": str(raw), "ETL_WAREHOUSE_DIR": str(warehouse), "GX_ANALYTICS_ENABLED": "false"}
@@ -202,6 +202,9 @@ def test_dagster_dev_runs_a_batch_and_shows_the_asset_graph(tmp_path: Path) -> N
         )
         assert status == "SUCCESS", log.read_text()[-3000:]
         assert (warehouse / "transcripts" / "split=scientists").is_dir()
+        # a UI run (one process per step) hands no frame from step to step: nothing pickled in DAGSTER_HOME
+        kept = [p for p in (home / "storage").rglob("*") if p.is_file() and "compute_logs" not in p.parts]
+        assert kept == [], kept
 
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / "asset_graph.png"
