@@ -6,7 +6,9 @@ Commands:
   finishes, then a summary;
 - ``status``: what is in the warehouse (rows per table and split, read from the
   Parquet files), the last run recorded in the Dagster instance, the quarantine size;
-- ``quarantine``: the quarantined inputs and why.
+- ``quarantine``: the quarantined inputs and why;
+- ``verify [--repair]``: every warehouse file against its contract; rebuild the damaged ones;
+- ``prune [--dry-run]``: drop transcripts no raw file holds any more.
 
 Exit codes: 0 done (also when inputs were quarantined), 1 the run failed,
 2 it could not start (missing raw folder, unwritable warehouse, bad arguments),
@@ -507,6 +509,54 @@ def quarantine(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ verify and prune
+
+
+def verify(args: argparse.Namespace) -> int:
+    """Every warehouse file's footer and schema against the contracts; with --repair, rebuild the damaged."""
+    from etl_project.lib.verify import damaged_files, repair, twins
+    from etl_project.lib.warehouse import Warehouse
+
+    warehouse = Warehouse(os.environ.get("ETL_WAREHOUSE_DIR") or str(PROJECT_ROOT / "data" / "warehouse"))
+    damage = damaged_files(warehouse)
+    for d in damage:
+        print(f"damaged  {d.table:<12} {d.file}: {d.reason}")
+    if not damage:
+        print(f"every file of {warehouse.uri} matches its table's contract")
+        return EXIT_OK
+    if not args.repair:
+        print(f"{len(damage)} damaged file(s); `etl-project verify --repair` rebuilds them from the raw files")
+        return EXIT_FAILED
+    raw = raw_root()
+    if not raw.is_dir():
+        error(f"cannot repair: the raw folder {raw} that made the tables is not there (set ETL_RAW_DIR)")
+        return EXIT_FAILED
+    print(f"dropping {len(twins(warehouse, damage))} file(s) (the damaged ones and their twins in the other keyed tables), "
+          f"then reading the raw files of {raw} again")
+    done = repair(warehouse, raw)
+    left = damaged_files(warehouse)
+    if left:
+        error(f"{len(left)} file(s) still damaged after the repair: {', '.join(d.file for d in left)}")
+        return EXIT_FAILED
+    print(f"repaired: {done['damaged']} damaged file(s) rebuilt from {done['files_read']} raw file(s)")
+    return EXIT_OK
+
+
+def prune(args: argparse.Namespace) -> int:
+    """Drop transcripts no raw file holds any more (and quarantine rows of files that are gone)."""
+    from etl_project.lib.pipeline import prune_missing
+
+    raw = raw_root()
+    if not raw.is_dir():
+        error(f"raw folder {raw} does not exist (set ETL_RAW_DIR); refusing to prune against nothing")
+        return EXIT_USAGE
+    removed = prune_missing(raw, os.environ.get("ETL_WAREHOUSE_DIR") or str(PROJECT_ROOT / "data" / "warehouse"), dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for table, rows in removed.items():
+        print(f"{table:<12} {verb} {rows} row(s)")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------ entry point
 
 
@@ -529,13 +579,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status_parser = commands.add_parser("status", help="rows per table and split, last run, quarantine size")
     status_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    v_parser = commands.add_parser("verify", help="check every warehouse file against its contract; --repair rebuilds the damaged ones")
+    v_parser.add_argument("--repair", action="store_true", help="drop the damaged files and rebuild them from the raw files")
+    p_parser = commands.add_parser("prune", help="drop transcripts no raw file holds any more")
+    p_parser.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     q_parser = commands.add_parser("quarantine", help="list the quarantined inputs and why")
     q_parser.add_argument("--limit", type=int, default=None, help="show at most N rows, 0 = all (default 20; all with --json)")
     q_parser.add_argument("--json", action="store_true", help="a JSON list of {source_file, source_record, transcript_id, reason, detected_at}")
     return parser
 
 
-COMMANDS = {"run": run, "status": status, "quarantine": quarantine}
+COMMANDS = {"run": run, "status": status, "quarantine": quarantine, "verify": verify, "prune": prune}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -472,7 +472,7 @@ def _publish(run: CoreRun, warehouse: Warehouse, pool, scratch: str, *, kept: pl
     """Meet the published tables, stage every touched file, audit the contracts, commit (under the write lock)."""
     _recover_locked(warehouse)
     warehouse.clear_staging()
-    published = warehouse.read("transcripts", columns=list(PUBLISHED_KEYS))
+    published = warehouse.read("transcripts", columns=list(PUBLISHED_KEYS), skip_damaged=[])
     if published is None:
         published = pl.DataFrame(schema={c: kept.schema[c] for c in PUBLISHED_KEYS})
     plan = resolve_against_published(kept, published, read, detected_at=now)
@@ -603,7 +603,7 @@ def _add(run: CoreRun, seconds: dict[str, float]) -> None:
 def _published_copies(warehouse: Warehouse, keys: pl.DataFrame, read: pl.DataFrame) -> pl.DataFrame:
     """Published copies of this run's ids from files this run does not read (those it reads it
     replaces), with negative positions: they take part in the duplicate rule, they are no batch's."""
-    published = warehouse.read("transcripts", columns=list(PUBLISHED_KEYS))
+    published = warehouse.read("transcripts", columns=list(PUBLISHED_KEYS), skip_damaged=[])  # damage elsewhere never stops a run
     if published is None or keys.is_empty():
         return pl.DataFrame(schema={_POSITION: pl.Int64, **{c: pl.String for c in PUBLISHED_KEYS}})
     copies = (
@@ -627,7 +627,7 @@ def _batches_sharing_ids(keys: list[pl.DataFrame]) -> list[int]:
     return sorted(shared.get_column("_batch").unique().to_list())
 
 
-def prune_missing(raw_root: Path, warehouse_root: Path | str) -> dict[str, int]:
+def prune_missing(raw_root: Path, warehouse_root: Path | str, *, dry_run: bool = False) -> dict[str, int]:
     """Make the warehouse mirror the raw folder: drop transcripts whose id no file holds any more.
 
     Not part of a normal run (the warehouse keeps what it once ingested); an
@@ -640,7 +640,7 @@ def prune_missing(raw_root: Path, warehouse_root: Path | str) -> dict[str, int]:
     records, _ = read_raw_folder(raw_root)
     present = records.select("transcript_id").drop_nulls().unique()
     files = scan(raw_root).select(pl.col("path").alias("source_file"))
-    return Warehouse(warehouse_root).prune({**dict.fromkeys(BUCKETED_TABLES, present), "quarantine": files})
+    return Warehouse(warehouse_root).prune({**dict.fromkeys(BUCKETED_TABLES, present), "quarantine": files}, dry_run=dry_run)
 
 
 # ------------------------------------------------------------------ one ingest batch: what every entry point runs

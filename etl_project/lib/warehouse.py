@@ -165,8 +165,11 @@ class Warehouse:
         """Rows in the whole table, from the Parquet footers (no data read)."""
         total = 0
         for path in self.partition_files(table):
-            with self.fs.open_input_file(str(path)) as handle:
-                total += pq.ParquetFile(handle).metadata.num_rows
+            try:
+                with self.fs.open_input_file(str(path)) as handle:
+                    total += pq.ParquetFile(handle).metadata.num_rows
+            except (OSError, pa.ArrowException):
+                continue  # a damaged file counts nothing here; `etl-project verify` names it
         return total
 
     def exists(self, path: Path | PurePosixPath) -> bool:
@@ -185,11 +188,14 @@ class Warehouse:
         *,
         columns: Sequence[str] | None = None,
         files: Sequence[tuple[str | None, str]] | None = None,
+        skip_damaged: list[str] | None = None,
     ) -> pl.DataFrame | None:
         """The table (partition column restored), or None when it has no file yet.
 
         ``files`` limits the read to those (partition value, bucket) files, so an
-        upsert costs the files it touches, not the whole warehouse.
+        upsert costs the files it touches, not the whole warehouse. A file that cannot
+        be read raises :class:`DamagedFile` naming it, unless ``skip_damaged`` (a list)
+        is given: then its path is appended there and the rest is read.
         """
         paths = self.partition_files(table)
         if files is not None:
@@ -201,10 +207,19 @@ class Warehouse:
         for path in paths:
             partition = path.parent.name.partition("=") if path.parent != self.table_dir(table) else None
             file_columns = None if columns is None else [c for c in columns if partition is None or c != partition[0]]
-            frame = self.read_file(path, file_columns)
+            try:
+                frame = self.read_file(path, file_columns)
+            except (OSError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
+                if skip_damaged is None:
+                    raise DamagedFile(f"{path} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
+                                      "run `etl-project verify --repair`") from exc
+                skip_damaged.append(str(path))
+                continue
             if partition is not None:
                 frame = frame.with_columns(pl.lit(partition[2], dtype=pl.String).alias(partition[0]))
             frames.append(frame)
+        if not frames:
+            return None
         frame = pl.concat(frames, how="vertical_relaxed")
         return frame if columns is None else frame.select(columns)
 
@@ -212,9 +227,10 @@ class Warehouse:
         folder = self.table_dir(table) if partition is None else self.table_dir(table) / f"{partition_by}={partition}"
         return folder / part_name(bucket)
 
-    def prune(self, keep: dict[str, pl.DataFrame]) -> dict[str, int]:
+    def prune(self, keep: dict[str, pl.DataFrame], *, dry_run: bool = False) -> dict[str, int]:
         """Drop rows whose key (the columns of ``keep[table]``) is not in ``keep[table]``, for each
-        table, as one commit under the write lock; returns the rows removed per table.
+        table, as one commit under the write lock; returns the rows removed (or, with ``dry_run``,
+        that would be removed) per table.
 
         A file left empty is deleted, any other is replaced, untouched files are not rewritten.
         """
@@ -232,11 +248,16 @@ class Warehouse:
                         if kept.height == frame.height:
                             continue
                         removed[table] += frame.height - kept.height
-                        if kept.is_empty():
+                        if dry_run:
+                            continue
+                        if kept.is_empty() and path.parent != self.table_dir(table):  # an unpartitioned table keeps its (empty) file
                             commit.stage_delete(path)
                         else:
                             commit.stage_frame(path, kept, table)
-                commit.commit()
+                if dry_run:
+                    commit.abort()
+                else:
+                    commit.commit()
             except BaseException:
                 commit.abort()
                 raise
@@ -251,7 +272,7 @@ class Warehouse:
         frames = [
             frame
             for table in ("transcripts", "quarantine")
-            if (frame := self.read(table, columns=["source_file", "source_sha256"])) is not None
+            if (frame := self.read(table, columns=["source_file", "source_sha256"], skip_damaged=[])) is not None
         ]
         if not frames:
             return pl.DataFrame(schema={"source_file": pl.String, "source_sha256": pl.String})
@@ -457,6 +478,10 @@ def carry_forward(batch: pl.DataFrame, existing: pl.DataFrame | None, *, column:
         .with_columns(pl.coalesce("_previous", column).alias(column))
         .drop("_previous")
     )
+
+
+class DamagedFile(RuntimeError):
+    """A warehouse file cannot be read (truncated, not Parquet): the message names it and the way out."""
 
 
 class ContractViolation(ValueError):

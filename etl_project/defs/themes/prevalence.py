@@ -39,7 +39,10 @@ def dominant_method(flags: pl.DataFrame) -> tuple[str, str, dict[str, int]]:
 def theme_prevalence(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per split and flag: transcripts flagged, the raw share, and the share corrected for the method's measured error rates with a 95 % bootstrap interval."""
     wh = warehouse.get()
-    flags = wh.read("theme_flags", columns=["split", *THEME_FLAGS, "method", "method_version"])
+    damaged: list[str] = []
+    flags = wh.read("theme_flags", columns=["split", *THEME_FLAGS, "method", "method_version"], skip_damaged=damaged)
+    for path in damaged:
+        context.log.warning("left out of the estimate, damaged (see `etl-project verify`): %s", path)
     if flags is None:
         flags = pl.DataFrame(schema={"split": pl.String, **{f: pl.Boolean for f in THEME_FLAGS}, "method": pl.String, "method_version": pl.String})
     method, version, mix = dominant_method(flags)
