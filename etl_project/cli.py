@@ -396,9 +396,13 @@ def batch_info(warehouse, raw: Path) -> dict:
     ]
     info["raw_folder"] = str(raw)
     info["raw_files"] = info["pending_files"] = None
+    info["skipped"] = []
     if raw.is_dir():
+        from etl_project.lib.readers import discover_folder
+
         listing = scan(raw)
         info.update(raw_files=listing.height, pending_files=pending(listing, manifest).height)
+        info["skipped"] = [{"path": s.relative, "reason": s.reason} for s in discover_folder(raw).skipped]
     return info
 
 
@@ -461,6 +465,8 @@ def status(args: argparse.Namespace) -> int:
     else:
         waiting = f"{batch['pending_files']} new or changed, waiting for `etl-project run`" if batch["pending_files"] else "none waiting"
         print(f"raw folder  {batch['raw_folder']}: {batch['raw_files']} files, {waiting}")
+        for skipped in batch["skipped"]:
+            print(f"skipped     {skipped['path']}: {skipped['reason']}")
     if run_info is None:
         home = dagster_home()
         print(f"last run    none recorded ({'no Dagster instance; set DAGSTER_HOME' if home is None else f'in {home}'})")

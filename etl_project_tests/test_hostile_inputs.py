@@ -155,3 +155,25 @@ def test_one_extra_field_in_row_50000_of_a_100000_row_csv_costs_that_row_only(ra
     assert quarantine(warehouse_dir) == {
         ("release.csv", "row 50000"): "row has 3 fields in line 149999; the header has 2 fields (an unquoted ',' in the text?)"
     }
+
+
+def test_hostile_inputs_through_etl_project_run_and_status(hostile_raw, warehouse_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """The same folder through the command users run (in this process, so the permission stand-ins of a
+    root test run hold): exit 0, every good transcript, every reject with its reason; `status` answers."""
+    from etl_project import cli
+
+    raw, good = hostile_raw
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    for name, value in {"ETL_RAW_DIR": str(raw), "ETL_WAREHOUSE_DIR": str(warehouse_dir), "DAGSTER_HOME": str(home), "ETL_CORE_WORKERS": "1"}.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["run", "--no-progress"]) == cli.EXIT_OK
+    assert set(transcripts(warehouse_dir)["transcript_id"]) == good
+    got = quarantine(warehouse_dir)
+    assert set(got) == set(EXPECTED) and all(words in got[where] for where, words in EXPECTED.items())
+    capsys.readouterr()
+    assert cli.main(["status"]) == cli.EXIT_OK
+    shown = capsys.readouterr().out
+    assert f"{len(good)}" in shown and "quarantine  11 input(s)" in shown
+    assert "skipped     warehouse:" in shown and "skipped     dagster_home:" in shown  # by design, and said
