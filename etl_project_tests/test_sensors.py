@@ -141,12 +141,14 @@ def check_schedule(instance: dg.DagsterInstance, raw_dir: Path, warehouse_dir: P
     os.utime(raw_dir / "work_0002.md", (1_000_000_000, 1_000_000_000))  # an old mtime a watcher could miss
 
     def schedule_tick() -> dg.RunRequest:
-        context = dg.build_schedule_context(
+        # as a context manager: a schedule context left open keeps the instance it entered as the
+        # process's current one, and every later Definitions load resolves that dead instance
+        with dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.timezone.utc),
             resources={"raw_folder": RawFolder(path=str(raw_dir)), "warehouse": WarehouseResource(root=str(warehouse_dir))},
-        )
-        return daily_safety_net(context)
+        ) as context:
+            return daily_safety_net(context)
 
     [request] = schedule_tick()
     assert files_of(Warehouse(warehouse_dir), request.partition_key) == ["work_0002.md"]
