@@ -11,6 +11,7 @@ from etl_project.defs.ingest.sensors import alert_on_run_failure, daily_safety_n
 from etl_project.defs.jobs import warehouse_job
 from etl_project.defs.profiles import build_profile
 from etl_project.defs.quality.checks import ALL_CHECKS
+from etl_project.defs.quality.freshness import warehouse_freshness
 from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
 from etl_project.defs.themes.prevalence import theme_prevalence
 from etl_project.defs.themes.report import theme_report
@@ -49,7 +50,7 @@ def build_definitions() -> dg.Definitions:
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=[warehouse_job],
-        sensors=[raw_folder_sensor, alert_on_run_failure],
+        sensors=[raw_folder_sensor, alert_on_run_failure, warehouse_freshness],
         schedules=[daily_safety_net],
         resources={**build_resources(), **profile.resources},
         executor=profile.executor,

@@ -157,3 +157,28 @@ def check_schedule(instance: dg.DagsterInstance, raw_dir: Path, warehouse_dir: P
     resumed, nothing_left = schedule_tick()
     assert resumed.partition_key == request.partition_key
     assert files_of(Warehouse(warehouse_dir), nothing_left.partition_key) == []  # still runs: checks on the whole warehouse
+
+
+def test_a_stale_warehouse_raises_one_alert_time_simulated(raw_dir: Path, warehouse_dir: Path, monkeypatch) -> None:
+    from etl_project.defs.quality import freshness
+    from etl_project.defs.resources import Alerter
+    from etl_project.lib.alerts import read_alerts
+
+    (raw_dir / "work_0001.md").write_text(md_transcript("work_0001"))
+    materialize_all(raw_dir, warehouse_dir)
+    wh = WarehouseResource(root=str(warehouse_dir))
+    alerts_file = warehouse_dir / "_alerts" / "alerts.jsonl"
+
+    def tick(hours_later: float, cursor: str | None):
+        monkeypatch.setattr(freshness, "now", lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=hours_later))
+        with dg.build_sensor_context(cursor=cursor, resources={"warehouse": wh, "alerter": Alerter(warehouse=wh)}) as context:
+            result = freshness.warehouse_freshness(context)
+        return result, getattr(result, "cursor", cursor)
+
+    _, cursor = tick(1, None)
+    assert [a for a in read_alerts(alerts_file) if a["kind"] == "stale_warehouse"] == []  # fresh after an hour
+    _, cursor = tick(30, cursor)
+    stale = [a for a in read_alerts(alerts_file) if a["kind"] == "stale_warehouse"]
+    assert len(stale) == 1 and "stale" in stale[0]["summary"] and "26 h" in stale[0]["summary"]
+    tick(31, cursor)  # still stale: not alerted again
+    assert len([a for a in read_alerts(alerts_file) if a["kind"] == "stale_warehouse"]) == 1

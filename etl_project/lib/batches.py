@@ -239,3 +239,12 @@ def next_runs(
     busy = [key for key in waiting if warehouse.lock_holder(batch_lock(key)) is not None]
     claimed = claim(warehouse, ready, now=now, **caps) if ready.height or claim_empty else []
     return NextRuns([k for k in waiting if k not in busy], claimed, busy, changing.height)
+
+
+def last_published_at(warehouse: Warehouse) -> dt.datetime | None:
+    """When the newest batch was published (its mark's modification time), or None."""
+    from pyarrow import fs as pafs
+
+    selector = pafs.FileSelector(str(warehouse.root / PUBLISHED), recursive=False, allow_not_found=True)
+    times = [info.mtime for info in warehouse.fs.get_file_info(selector) if info.base_name.endswith(".json") and info.mtime is not None]
+    return max(times).astimezone(dt.timezone.utc) if times else None

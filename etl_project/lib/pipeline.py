@@ -280,7 +280,7 @@ def _read_spilled(folder: Path) -> pl.DataFrame | None:
     return pl.concat([pl.read_ipc(p) for p in paths]) if paths else None
 
 
-def _flag_bucket(scratch: str, bucket: str) -> float:
+def _flag_bucket(scratch: str, bucket: str, method: str | None = None) -> float:
     """Theme flags of one warehouse file's interviews, from its spilled turns; spilled beside them.
 
     Flagging runs per warehouse file (up to 10,000 interviews at once), not per batch: each call
@@ -290,7 +290,7 @@ def _flag_bucket(scratch: str, bucket: str) -> float:
     turns = _read_spilled(Path(scratch) / "turns" / bucket)
     if turns is None:  # a redone batch took its rows back out of this file
         return time.perf_counter() - clock
-    flags = flag_themes(turns)
+    flags = flag_themes(turns, method=method)
     folder = Path(scratch) / "theme_flags" / bucket
     folder.mkdir(parents=True, exist_ok=True)
     flags.write_ipc(folder / f"flags{_SPILL}")
@@ -371,6 +371,7 @@ def run_core(
     scratch_dir: str | None = None,
     progress: Callable[[str], None] | None = None,
     holder: dict | None = None,
+    theme_method: str | None = None,
 ) -> CoreRun:
     """Stage, audit and publish the files under ``raw_root`` (module docstring).
 
@@ -433,7 +434,7 @@ def run_core(
         clock = time.perf_counter()
         buckets = [d.relative_to(Path(scratch) / "turns").as_posix() for d in sorted((Path(scratch) / "turns").glob("split=*/bucket=*"))]
         say(f"flagging themes in {len(buckets)} warehouse file(s)")
-        run.seconds["flag"] = sum(run_calls(pool, [(_flag_bucket, scratch, b) for b in buckets]))
+        run.seconds["flag"] = sum(run_calls(pool, [(_flag_bucket, scratch, b, theme_method) for b in buckets]))
         run.wall_seconds["flag"] = time.perf_counter() - clock
         run.audits = _staged_audits(kept, run.stats, [t for r in results.values() for t in r["changed_again"]])
         if not all(a.passed for a in run.audits):

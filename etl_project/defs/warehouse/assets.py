@@ -8,7 +8,10 @@ Nothing crosses an IO manager: the step returns metadata, never frames.
 """
 
 
+import datetime as dt
+import os
 from collections.abc import Iterator
+from typing import Optional
 
 import dagster as dg
 from pydantic import Field
@@ -19,6 +22,7 @@ from etl_project.defs.profiles import WAREHOUSE_WRITES_POOL
 from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
 from etl_project.lib.alerts import Alert
 from etl_project.lib.pipeline import TABLES, Audit, AuditFailed, CoreRun, run_batch
+from etl_project.lib.themes import method_version, resolve_method
 
 TABLE_DESCRIPTIONS = {
     "transcripts": "One row per interview: repaired text, counts and provenance. Hive-partitioned by split.",
@@ -42,6 +46,22 @@ class WarehouseRunConfig(dg.Config):
         default=False,
         description="Process every file of the batch, also those whose content (SHA-256) is already in the warehouse.",
     )
+    theme_method: Optional[str] = Field(
+        default=None,
+        description="Theme flagging method (lexicon, tfidf, tfidf_lexicon, best); default: ETL_THEME_METHOD, else lexicon.",
+    )
+
+
+CORE_CODE_VERSION = "core-2"
+"""Bumped when the rows the core makes for a table change for the same input (README, schema versions)."""
+OWNERS = ["team:data-engineering"]
+FRESH_WITHIN = dt.timedelta(hours=int(os.environ.get("ETL_FRESHNESS_HOURS", "26")))
+"""A table is stale when no batch was published for this long: the daily schedule plus slack (ETL_FRESHNESS_HOURS)."""
+
+
+def code_version(table: str) -> str:
+    """What the UI compares to tell a table is out of date: the core's version, or the flagging method's."""
+    return f"{CORE_CODE_VERSION}+{method_version(resolve_method())}" if table == "theme_flags" else CORE_CODE_VERSION
 
 
 @dg.multi_asset(
@@ -53,6 +73,10 @@ class WarehouseRunConfig(dg.Config):
             group_name=GROUP[table],
             kinds={"parquet", "polars"},
             metadata={"dagster/column_schema": column_schema(spec["model"])},
+            code_version=code_version(table),
+            owners=OWNERS,
+            tags={"layer": "warehouse", "pii": "interview-text" if table in ("transcripts", "turns") else "none"},
+            freshness_policy=dg.FreshnessPolicy.time_window(fail_window=FRESH_WITHIN),
         )
         for table, spec in TABLES.items()
     ],
@@ -75,6 +99,7 @@ def warehouse_tables(
             warehouse.root,
             key,
             reprocess=config.reprocess,
+            theme_method=config.theme_method,
             holder={"run_id": context.run.run_id},
             max_file_bytes=raw_folder.max_file_bytes,
             max_transcript_chars=raw_folder.max_transcript_chars,
