@@ -25,8 +25,8 @@ $(DAGSTER_HOME)/dagster.yaml:
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## materialize every asset: data/raw -> data/warehouse
 	$(BIN)/etl-project run
 
-test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## the whole test suite
-	$(BIN)/python -m pytest
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## the whole test suite, on two workers (a test module stays on one)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml

@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         error(f"cannot write to the warehouse {warehouse} ({why}); set ETL_WAREHOUSE_DIR to a writable folder")
         return EXIT_USAGE
 
-    from etl_project.definitions import build_resources, defs
+    from etl_project.definitions import build_definitions, build_resources
     from etl_project.defs.ingest.partitions import ingest_batches
     from etl_project.lib.batches import batch_lock, batches, next_runs
     from etl_project.lib.commit import recover
@@ -222,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
         if plan.unfinished:
             progress_note(args, f"taking up {len(plan.unfinished)} unfinished batch(es): {', '.join(plan.unfinished)}")
 
-    job = defs.resolve_job_def("warehouse_job").with_logger_defs({"console": console_logger_def()})
+    # built now, from the environment as it is now (the module-level `defs` read it at first import)
+    job = build_definitions().resolve_job_def("warehouse_job").with_logger_defs({"console": console_logger_def()})
     instance = _instance()
     instance.add_dynamic_partitions(ingest_batches.name, [k for k in keys if not instance.has_dynamic_partition(ingest_batches.name, k)])
     reprocess = bool(args.reprocess or args.batch)

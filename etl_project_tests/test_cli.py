@@ -319,3 +319,56 @@ def test_help_lists_the_commands_and_exit_codes() -> None:
     for word in ("run", "status", "quarantine", "130"):
         assert word in proc.stdout
     assert subprocess.run([CLI, "bogus"], capture_output=True, text=True, timeout=60).returncode == 2
+
+
+HANG_WHILE_STAGING = """
+import signal, sys, time
+from pathlib import Path
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from etl_project.lib import pipeline
+real = pipeline._staged_audits
+def hang(*args, **kwargs):  # every file staged, nothing locked or published yet
+    Path(sys.argv[1]).write_text("staged")
+    time.sleep(300)
+    return real(*args, **kwargs)
+pipeline._staged_audits = hang
+from etl_project.cli import main
+sys.exit(main(["run", "--no-progress"]))
+"""
+
+
+def test_an_interrupted_run_never_undoes_another_runs_published_work(tmp_path: Path) -> None:
+    from etl_project.lib.batches import batch_lock, published, unfinished
+    from etl_project.lib.warehouse import Warehouse
+
+    warehouse, home = tmp_path / "warehouse", write_home(tmp_path / "home")
+    raw_a, raw_b = tmp_path / "raw_a", tmp_path / "raw_b"
+    for raw, ids in ((raw_a, ["work_0001", "work_0002"]), (raw_b, ["science_0001", "science_0002"])):
+        raw.mkdir()
+        for tid in ids:
+            (raw / f"{tid}.md").write_text(md_transcript(tid))
+    marker = tmp_path / "staged"
+    a = subprocess.Popen([sys.executable, "-c", HANG_WHILE_STAGING, str(marker)], env=env_for(raw_a, warehouse, home),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists():
+            assert a.poll() is None, a.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        b = run_cli(raw_b, warehouse, write_home(tmp_path / "home_b"), "run", "--no-progress")  # B runs and finishes meanwhile
+        assert b.returncode == 0, b.stderr[-2000:]
+        (key_a,) = unfinished(Warehouse(warehouse))
+        assert Warehouse(warehouse).lock_holder(batch_lock(key_a))["pid"] == a.pid  # the lock names its holder
+        again = run_cli(raw_a, warehouse, write_home(tmp_path / "home_c"), "run", "--batch", key_a)
+        assert again.returncode == 2 and f"pid {a.pid}" in again.stderr  # never two runs on one batch
+        a.send_signal(signal.SIGINT)
+        a.communicate(timeout=120)
+    finally:
+        if a.poll() is None:
+            a.kill()
+    assert a.returncode == 130
+    landed = sorted(Warehouse(warehouse).read("transcripts")["transcript_id"])
+    assert landed == ["science_0001", "science_0002"]  # B's rows stay; nothing of A's was published
+    assert len(published(Warehouse(warehouse))) == 1 and unfinished(Warehouse(warehouse)) == [key_a]
+    assert not list(warehouse.glob("_snapshot*"))
