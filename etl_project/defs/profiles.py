@@ -104,3 +104,28 @@ def build_profile(env: Mapping[str, str] | None = None) -> Profile:
         return Profile(name)
     check_cluster_settings(env)
     return Profile(name, executor=dg.in_process_executor)
+
+
+try:  # the cluster extra; the local profile does not need it
+    from dagster_celery.launcher import CeleryRunLauncher as _CeleryRunLauncher
+except ImportError:  # pragma: no cover - depends on the install
+    _CeleryRunLauncher = None
+
+if _CeleryRunLauncher is not None:
+
+    class CeleryRunLauncher(_CeleryRunLauncher):
+        """dagster-celery's run launcher, with a cancellation that says it is one.
+
+        ``CeleryRunLauncher.terminate`` (0.29.27) revokes the run's task without marking the run
+        CANCELING first, so the interrupted run ends as a *failure* ("no user initiated termination
+        request was found"), raises a failure alert and is retried like a crash. Here the run is
+        marked CANCELING first, as Dagster's own launchers do: it ends CANCELED.
+        """
+
+        def terminate(self, run_id: str) -> bool:
+            run = self._instance.get_run_by_id(run_id)
+            if run is None or run.is_finished:
+                return False
+            self._instance.report_run_canceling(run)
+            return super().terminate(run_id)
+
