@@ -397,3 +397,91 @@ def test_claims_wait_for_the_advisory_lock(cluster: Cluster, monkeypatch: pytest
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(batches(Warehouse(root))) == sorted(done) and len(set(done)) == 4  # no claim lost another's rows
+
+
+# ------------------------------------------------------------------ the same profile on Kubernetes, on paper
+
+K8S = PROJECT_ROOT / "deploy" / "k8s"
+K8S_VERSION = "1.37.0"
+
+
+def test_k8s_manifests_validate_against_the_kubernetes_schemas() -> None:
+    """deploy/k8s/manifests.yaml against the Kubernetes API schemas shipped inside kubernetes-validate (offline, strict)."""
+    kubernetes_validate = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate is not installed (pip install kubernetes-validate)")
+    documents = [d for d in yaml.safe_load_all((K8S / "manifests.yaml").read_text()) if d]
+    assert {d["kind"] for d in documents} >= {"Namespace", "ConfigMap", "Secret", "ServiceAccount", "PersistentVolumeClaim"}
+    for document in documents:
+        kubernetes_validate.validate(document, K8S_VERSION, strict=True)  # raises on any unknown or ill-typed field
+    with pytest.raises(kubernetes_validate.ValidationError):  # and it does catch a mistake
+        kubernetes_validate.validate({**documents[-1], "spec": {"hard": {"requests.cpu": ["40"]}}}, K8S_VERSION, strict=True)
+    env = next(d for d in documents if d["kind"] == "ConfigMap")["data"]
+    assert env["ETL_PROFILE"] == "cluster" and env["ETL_WAREHOUSE_DIR"].startswith("s3://")
+    assert "ETL_WAREHOUSE_LOCK_URL" in next(d for d in documents if d.get("metadata", {}).get("name") == "etl-cluster-secrets")["stringData"]
+    claim = next(d for d in documents if d["kind"] == "PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]  # the drop zone: every run pod and the sensor at once
+
+
+def render_instance(values: dict) -> dict:
+    """The instance settings the Dagster chart renders from the keys values.yaml uses (its
+    templates/helpers/instance/_concurrency.tpl and configmap-instance.yaml, for chart 1.13)."""
+    pools, runs = values["concurrency"]["pools"], values["concurrency"]["runs"]
+    monitoring = values["dagsterDaemon"]["runMonitoring"]
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    return {
+        "run_coordinator": {"module": "dagster.core.run_coordinator", "class": values["dagsterDaemon"]["runCoordinator"]["type"]},
+        "run_launcher": {
+            "module": "dagster_k8s",
+            "class": values["runLauncher"]["type"],
+            "config": {
+                "load_incluster_config": launcher["loadInclusterConfig"],
+                "image_pull_policy": launcher["imagePullPolicy"],
+                "env_config_maps": [m["name"] for m in launcher["envConfigMaps"]],
+                "env_secrets": [s["name"] for s in launcher["envSecrets"]],
+                "env_vars": launcher["envVars"],
+                "volumes": launcher["volumes"],
+                "volume_mounts": launcher["volumeMounts"],
+                "resources": launcher["resources"],
+                "run_k8s_config": {"job_spec_config": launcher["runK8sConfig"]["jobSpecConfig"]},
+            },
+        },
+        "concurrency": {
+            "pools": {"default_limit": pools["defaultLimit"], "granularity": pools["granularity"]},
+            "runs": {"max_concurrent_runs": runs["maxConcurrentRuns"], "tag_concurrency_limits": runs["tagConcurrencyLimits"]},
+        },
+        "run_monitoring": {
+            "enabled": monitoring["enabled"],
+            "start_timeout_seconds": monitoring["startTimeoutSeconds"],
+            "cancel_timeout_seconds": monitoring["cancelTimeoutSeconds"],
+            "poll_interval_seconds": monitoring["pollIntervalSeconds"],
+            "free_slots_after_run_end_seconds": monitoring["freeSlotsAfterRunEndSeconds"],
+        },
+        "telemetry": {"enabled": values["telemetry"]["enabled"]},
+    }
+
+
+def test_k8s_helm_values_render_the_same_instance_settings_as_the_cluster_file(tmp_path: Path) -> None:
+    """No package ships the Dagster chart's values schema, so: the instance file values.yaml renders to is
+    valid for Dagster's own instance schema (and the K8sRunLauncher's, when dagster-k8s is installed), and
+    its queue, limits and run monitoring are those of deploy/cluster/dagster.yaml."""
+    from dagster._config import process_config
+    from dagster._core.instance.config import dagster_instance_config
+
+    values = yaml.safe_load((K8S / "values.yaml").read_text())
+    rendered = render_instance(values)
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(rendered))
+    config, _ = dagster_instance_config(str(tmp_path))
+    cluster = yaml.safe_load(cs.CLUSTER_DAGSTER_YAML.read_text())
+    assert config["concurrency"] == cluster["concurrency"]
+    assert config["run_monitoring"] == cluster["run_monitoring"]
+    assert config["run_coordinator"]["class"] == cluster["run_coordinator"]["class"]
+    assert values["postgresql"]["enabled"] is False and values["generatePostgresqlPasswordSecret"] is False
+    [code] = values["dagster-user-deployments"]["deployments"]
+    assert code["dagsterApiGrpcArgs"] == ["--module-name", "etl_project.definitions"]
+    try:
+        from dagster_k8s import K8sRunLauncher
+    except ImportError:
+        return
+    launcher = dict(rendered["run_launcher"]["config"], instance_config_map="dagster-instance", dagster_home="/opt/dagster/dagster_home",
+                    service_account_name="etl-runs", postgres_password_secret="dagster-postgresql-secret")
+    checked = process_config(K8sRunLauncher.config_type(), launcher)
+    assert checked.success, checked.errors
