@@ -73,6 +73,11 @@ def trial(raw: Path, workers: int, batches: int, root: Path) -> dict:
                 meta = record.dagster_event.event_specific_data.materialization.metadata
                 if "seconds_by_stage" in meta:
                     publish.append(meta["seconds_by_stage"].value)
+        failures = {}
+        for key, found in runs.items():
+            if found[0].status != dg.DagsterRunStatus.SUCCESS:
+                events = instance.all_logs(found[0].run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE})
+                failures[key] = [(e.dagster_event.message or "")[:500] for e in events] or [found[0].status.value]
         overlaps = sum(1 for i, a in enumerate(facts) for b in facts[i + 1:] if a["start"] < b["end"] and b["start"] < a["end"])
         instance.dispose()
         transcripts = Warehouse(warehouse).read("transcripts", columns=["transcript_id"])
@@ -81,6 +86,7 @@ def trial(raw: Path, workers: int, batches: int, root: Path) -> dict:
             "batches": batches,
             "wall_s": round(wall, 1),
             "runs_ok": sum(f["status"].value == "SUCCESS" for f in facts),
+            "failures": failures,
             "runs": [{"worker": f["worker"], "seconds": round(f["end"] - f["start"], 1), "start_s": round(f["start"] - started, 1)} for f in facts],
             "run_seconds_sum": round(sum(f["end"] - f["start"] for f in facts), 1),
             "overlapping_run_pairs": overlaps,
