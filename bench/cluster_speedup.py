@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -77,7 +78,7 @@ def trial(raw: Path, workers: int, batches: int, root: Path) -> dict:
         for key, found in runs.items():
             if found[0].status != dg.DagsterRunStatus.SUCCESS:
                 events = instance.all_logs(found[0].run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE})
-                failures[key] = [(e.dagster_event.message or "")[:500] for e in events] or [found[0].status.value]
+                failures[key] = [_why(e.dagster_event) for e in events] or [found[0].status.value]
         overlaps = sum(1 for i, a in enumerate(facts) for b in facts[i + 1:] if a["start"] < b["end"] and b["start"] < a["end"])
         instance.dispose()
         transcripts = Warehouse(warehouse).read("transcripts", columns=["transcript_id"])
@@ -94,6 +95,11 @@ def trial(raw: Path, workers: int, batches: int, root: Path) -> dict:
             "transcripts_landed": 0 if transcripts is None else transcripts.height,
             "unique_ids": 0 if transcripts is None else transcripts.n_unique(),
         }
+
+
+def _why(event) -> str:
+    error = getattr(event.event_specific_data, "error", None)
+    return ((error.message if error is not None else event.message) or "")[:800]
 
 
 def run_trial_process(raw: Path, workers: int, batches: int, root: Path) -> dict:
@@ -127,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     if args.trial:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the services on the way out
         spec = json.loads(args.trial)
         result = trial(Path(spec["raw"]), spec["workers"], spec["batches"], Path(spec["root"]))
         print("TRIAL " + json.dumps(result), flush=True)

@@ -37,7 +37,7 @@ CELERY_VARIABLES = ("ETL_CELERY_BROKER_URL", "ETL_CELERY_BACKEND_URL")
 # The run monitor's intervals are minutes in deploy/cluster/dagster.yaml; seconds here.
 MONITORING = {"poll_interval_seconds": 2, "cancel_timeout_seconds": 10, "free_slots_after_run_end_seconds": 2}
 
-# Test-only fault, imported by the workers (``-i etl_fault_injection``): when the file named by
+# Test-only hooks, imported by the workers (``-i etl_fault_injection``): when the file named by
 # ETL_TEST_HOLD_FILE exists, the next commit waits (up to 2 minutes) with its batch's files staged on
 # the object store and the warehouse write lock held, and says so in `<file>.holding`. The test
 # cancels the run then. Nothing of it is in the project's code.
@@ -66,6 +66,22 @@ def commit(self, *args, **kwargs):
 
 
 Commit.commit = commit
+
+
+# Small core batches (ETL_TEST_CORE_BATCH_BYTES), so that even these small ingest batches are staged by
+# the core's process pool inside the Celery worker's process, as large ones are.
+from etl_project.lib import pipeline as _pipeline
+
+_run_core = _pipeline.run_core
+
+
+def run_core(*args, **kwargs):
+    if os.environ.get("ETL_TEST_CORE_BATCH_BYTES"):
+        kwargs.setdefault("batch_bytes", int(os.environ["ETL_TEST_CORE_BATCH_BYTES"]))
+    return _run_core(*args, **kwargs)
+
+
+_pipeline.run_core = run_core
 '''
 
 # The sample: 30 corpus files across the three splits, the 5 seeds (mojibake), one bad file.
@@ -126,7 +142,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         with cs.cluster_services(root / "services", instance_overrides={"run_monitoring": MONITORING}) as services:
             warehouse = f"s3://{services.bucket}/warehouse"
             hold_file = root / "hold"
-            env = services.env(warehouse, raw, ETL_TEST_HOLD_FILE=str(hold_file))
+            env = services.env(warehouse, raw, ETL_TEST_HOLD_FILE=str(hold_file), ETL_TEST_CORE_BATCH_BYTES="20000", ETL_CORE_WORKERS="2")
             worker_env = {**env, "PYTHONPATH": os.pathsep.join(p for p in (str(faults), env.get("PYTHONPATH", "")) if p)}
             for name in WORKERS:
                 cs.start_worker(services, worker_env, name, includes=("etl_fault_injection",))
@@ -269,6 +285,10 @@ def test_a_backfill_of_four_batches_runs_on_both_workers_at_once_and_equals_one_
     instance = cluster.services.instance()
     try:
         facts = {key: cs.run_facts(instance, found[0].run_id) for key, found in runs.items()}
+        # inside each run, the core staged its batch with a process pool in the worker's run process
+        for found in runs.values():
+            messages = [record.user_message for record in instance.all_logs(found[0].run_id)]
+            assert any("on 2 process(es)" in m for m in messages), [m for m in messages if "staging" in m]
     finally:
         instance.dispose()
     assert all(len(found) == 1 for found in runs.values()), runs

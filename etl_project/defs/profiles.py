@@ -111,7 +111,31 @@ try:  # the cluster extra; the local profile does not need it
 except ImportError:  # pragma: no cover - depends on the install
     _CeleryRunLauncher = None
 
+def allow_run_processes(**_: Any) -> None:
+    """Let a Celery pool process start processes of its own.
+
+    A run executes in a pool process of its Celery worker, and Celery's pool processes are daemonic;
+    Python refuses to let a daemonic process start children ("daemonic processes are not allowed to
+    have children"), and the core's process pool is made of children; billiard's authentication key
+    cannot be handed to a spawned child either. Connected to Celery's
+    ``worker_process_init`` below, so any worker that imports this module (``celery.yaml`` lists it in
+    ``imports``) runs the core on all its cores. The pool processes' children are the core's helpers,
+    which end with the run's process (their pipes close).
+    """
+    import multiprocessing
+    import multiprocessing.process
+
+    process = multiprocessing.current_process()
+    process._config["daemon"] = False  # noqa: SLF001 - the usual way round
+    # billiard (Celery's multiprocessing) left its own AuthenticationString here, which the standard
+    # library's spawn cannot pickle for the children: give the process a key of the standard kind
+    process._config["authkey"] = multiprocessing.process.AuthenticationString(os.urandom(32))  # noqa: SLF001
+
+
 if _CeleryRunLauncher is not None:
+    from celery.signals import worker_process_init
+
+    worker_process_init.connect(allow_run_processes, weak=False)
 
     class CeleryRunLauncher(_CeleryRunLauncher):
         """dagster-celery's run launcher, with a cancellation that says it is one.
