@@ -50,24 +50,29 @@ def environment(**values: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def step_facts(instance, run_id: str) -> dict[str, dict]:
-    """Per step of a run: the Celery worker that ran it, when it started and ended, and how it ended."""
-    import dagster as dg
+def run_facts(instance, run_id: str) -> dict:
+    """A run as the cluster saw it: its status, when it started and ended, and the Celery worker that executed it."""
+    record = instance.get_run_record_by_id(run_id)
+    run = record.dagster_run
+    worker = None
+    task_id = run.tags.get("dagster-celery/task_id")
+    if task_id:
+        # the worker's name is kept with the task's state (result_extended in celery.yaml)
+        worker = instance.run_launcher.celery.AsyncResult(task_id).worker
+    return {"status": run.status, "start": record.start_time, "end": record.end_time, "worker": worker, "partition": run.tags.get("dagster/partition")}
 
-    facts: dict[str, dict] = {}
-    for record in instance.all_logs(run_id):
-        event = record.dagster_event
-        if event is None or event.step_key is None:
-            continue
-        step = facts.setdefault(event.step_key, {})
-        if event.event_type == dg.DagsterEventType.ENGINE_EVENT and "Celery worker" in (event.engine_event_data.metadata or {}):
-            step["worker"] = event.engine_event_data.metadata["Celery worker"].value
-        elif event.event_type == dg.DagsterEventType.STEP_START:
-            step["start"] = record.timestamp
-        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-            step["end"] = record.timestamp
-            step["outcome"] = event.event_type
-    return facts
+
+def held_advisory_locks(pg_url: str) -> int:
+    """How many PostgreSQL advisory locks are held right now (the warehouse's write and batch locks)."""
+    import psycopg2
+
+    connection = psycopg2.connect(pg_url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("select count(*) from pg_locks where locktype = 'advisory' and granted")
+            return int(cursor.fetchone()[0])
+    finally:
+        connection.close()
 
 
 class Unavailable(RuntimeError):
@@ -215,7 +220,9 @@ class Services:
         import dagster as dg
 
         with environment(DAGSTER_PG_HOST="127.0.0.1", DAGSTER_PG_PORT=str(self.pg_port), DAGSTER_PG_USERNAME=PG_USER,
-                         DAGSTER_PG_PASSWORD=PG_PASSWORD, DAGSTER_PG_DB=PG_DB):
+                         DAGSTER_PG_PASSWORD=PG_PASSWORD, DAGSTER_PG_DB=PG_DB,
+                         ETL_CELERY_BROKER_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+                         ETL_CELERY_BACKEND_URL=f"redis://127.0.0.1:{self.redis_port}/1"):
             return dg.DagsterInstance.from_config(str(self.dagster_home))
 
     def start(self, cmd: list[str], *, env: Mapping[str, str] | None = None, log: Path, **options) -> subprocess.Popen:
@@ -307,9 +314,21 @@ def _start_redis(services: Services, binary: str) -> None:
     wait_for(ready, 30, "Redis")
 
 
+def write_instance_yaml(target: Path, overrides: Mapping) -> None:
+    import yaml
+
+    config = yaml.safe_load(CLUSTER_DAGSTER_YAML.read_text())
+    for section, values in overrides.items():
+        config[section] = {**(config.get(section) or {}), **values} if isinstance(values, Mapping) else values
+    target.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 @contextlib.contextmanager
-def cluster_services(root: Path, bucket: str = "etl-cluster") -> Iterator[Services]:
-    """PostgreSQL, Redis and an S3 endpoint (moto) on 127.0.0.1, an instance home with the cluster dagster.yaml."""
+def cluster_services(root: Path, bucket: str = "etl-cluster", *, instance_overrides: Mapping | None = None) -> Iterator[Services]:
+    """PostgreSQL, Redis and an S3 endpoint (moto) on 127.0.0.1, an instance home with the cluster dagster.yaml.
+
+    ``instance_overrides`` are merged into the committed dagster.yaml (a section's keys replace the
+    file's): the test shortens the run monitor's intervals, which are minutes in production."""
     try:
         import dagster_celery  # noqa: F401
         import dagster_postgres  # noqa: F401
@@ -326,7 +345,7 @@ def cluster_services(root: Path, bucket: str = "etl-cluster") -> Iterator[Servic
     root.mkdir(parents=True, exist_ok=True)
     home = root / "dagster_home"
     home.mkdir()
-    shutil.copy(CLUSTER_DAGSTER_YAML, home / "dagster.yaml")
+    write_instance_yaml(home / "dagster.yaml", instance_overrides or {})
     services = Services(root=root, pg_port=0, redis_port=0, s3_endpoint="", bucket=bucket, dagster_home=home)
     moto = None
     try:
@@ -377,32 +396,48 @@ def start_worker(services: Services, env: Mapping[str, str], name: str, *, concu
     return proc
 
 
-def dagster_execute(services: Services, env: Mapping[str, str], partition: str, *, log_name: str) -> subprocess.Popen:
-    """``dagster job execute`` of warehouse_job for one batch (the run's steps go to the Celery workers)."""
-    cmd = [str(VENV_BIN / "dagster"), "job", "execute", "-m", "etl_project.definitions", "-j", "warehouse_job",
-           "--tags", json.dumps({"dagster/partition": partition})]
+def start_daemon(services: Services, env: Mapping[str, str]) -> subprocess.Popen:
+    """``dagster-daemon run``: the run queue (launches runs on the workers) and the run monitor (frees slots)."""
+    log = services.root / "daemon.log"
+    cmd = [str(VENV_BIN / "dagster-daemon"), "run", "-m", "etl_project.definitions"]
+    proc = services.start(cmd, env=dict(env), log=log, cwd=str(services.root))
+
+    def ready():
+        if proc.poll() is not None:
+            raise Unavailable(f"dagster-daemon exited: {log.read_text()[-1500:]}")
+        instance = services.instance()
+        try:
+            beats = {beat.daemon_type for beat in instance.get_daemon_heartbeats().values()}
+        finally:
+            instance.dispose()
+        return {"QUEUED_RUN_COORDINATOR", "MONITORING"} <= beats
+
+    wait_for(ready, 180, "dagster-daemon", interval=1.0)
+    return proc
+
+
+def dagster_backfill(services: Services, env: Mapping[str, str], partitions: list[str], *, log_name: str) -> subprocess.Popen:
+    """``dagster job backfill`` of warehouse_job over ``partitions``: one queued run per batch (what the UI's backfill does)."""
+    cmd = [str(VENV_BIN / "dagster"), "job", "backfill", "-m", "etl_project.definitions", "-j", "warehouse_job",
+           "--partitions", ",".join(partitions), "--noprompt"]
     return services.start(cmd, env=dict(env), log=services.root / f"{log_name}.log", cwd=str(services.root))
 
 
-REEXECUTE_FROM_FAILURE = """
-import sys
-import dagster as dg
-from dagster._core.definitions.reconstruct import ReconstructableRepository
+def wait_for_runs(services: Services, partitions: list[str], timeout: float, *, statuses=None) -> dict[str, list]:
+    """Wait until every run of ``partitions`` has reached one of ``statuses`` (default: finished); the runs per partition."""
+    import dagster as dg
+    from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
-run_id = sys.argv[1]
-job = ReconstructableRepository.for_module("etl_project.definitions", "defs").get_reconstructable_job("warehouse_job")
-with dg.DagsterInstance.get() as instance:
-    parent = instance.get_run_by_id(run_id)
-    # execute_job does not carry the parent's partition over (the UI's re-execution does): pass it on
-    tags = {k: v for k, v in parent.tags.items() if k.startswith("dagster/partition") or not k.startswith("dagster/")}
-    options = dg.ReexecutionOptions.from_failure(run_id, instance)
-    result = dg.execute_job(job, instance=instance, tags=tags, reexecution_options=options)
-    print("REEXECUTION", result.run_id, "success" if result.success else "failure", flush=True)
-    sys.exit(0 if result.success else 1)
-"""
-
-
-def dagster_reexecute_from_failure(services: Services, env: Mapping[str, str], run_id: str, *, log_name: str) -> subprocess.Popen:
-    """Re-execute a failed run from its failure (what the UI's "Re-execute from failure" does), with the cluster executor."""
-    cmd = [sys.executable, "-c", REEXECUTE_FROM_FAILURE, run_id]
-    return services.start(cmd, env=dict(env), log=services.root / f"{log_name}.log", cwd=str(services.root))
+    wanted = set(statuses or FINISHED_STATUSES)
+    deadline = time.monotonic() + timeout
+    while True:
+        instance = services.instance()
+        try:
+            runs = {key: list(instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": key}))) for key in partitions}
+        finally:
+            instance.dispose()
+        if all(runs[key] and all(run.status in wanted for run in runs[key]) for key in partitions):
+            return runs
+        if time.monotonic() > deadline:
+            raise TimeoutError({key: [run.status.value for run in found] for key, found in runs.items()})
+        time.sleep(1.0)

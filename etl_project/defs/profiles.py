@@ -1,35 +1,34 @@
-"""Deployment profiles: where the steps run and how they hand data to each other (``ETL_PROFILE``).
+"""Deployment profiles: where runs execute (``ETL_PROFILE``).
 
 ``local`` (the default) changes nothing: Dagster's default executor (in-process
-or one process per step), the default filesystem IO manager for step outputs,
-the instance in ``$DAGSTER_HOME`` (SQLite), the warehouse on local disk.
+or one process per step), the instance in ``$DAGSTER_HOME`` (SQLite), the
+warehouse on local disk.
 
-``cluster`` runs every step as a Celery task (dagster-celery, Redis broker)
-and keeps step outputs in S3-compatible object storage (dagster-aws's
-``S3PickleIOManager``), so a step may run on any machine of the cluster. The
-instance (runs, events, partitions, concurrency slots) lives in PostgreSQL
-(``deploy/cluster/dagster.yaml``), the warehouse in an ``s3://`` root
-(``ETL_WAREHOUSE_DIR``). What the code reads:
+``cluster`` distributes *runs*, not steps. A run is one ingest batch (a
+partition of ``warehouse_job``); its heavy step is one call into the pipeline's
+core, which spreads the batch over the machine's cores itself. So the instance
+(``deploy/cluster/dagster.yaml``: PostgreSQL, the queued run coordinator and
+dagster-celery's ``CeleryRunLauncher``) sends each run whole to the next free
+Celery worker, and inside the run the steps execute one after the other in that
+worker's process (:data:`dagster.in_process_executor`): no step hands anything to
+another through an IO manager, so no step needs another machine. The warehouse
+is an ``s3://`` root. What the code reads:
 
 =========================  =====================================================
 ``ETL_PROFILE``            ``local`` (default) or ``cluster``
 ``ETL_WAREHOUSE_DIR``      ``s3://bucket/prefix`` (required for ``cluster``)
-``ETL_IO_URI``             where step outputs go, ``s3://bucket/prefix``;
-                           default ``<ETL_WAREHOUSE_DIR>/_dagster_io``
-``ETL_CELERY_CONFIG``      the Celery executor's config file; default
-                           ``deploy/cluster/celery.yaml`` (its broker and backend
-                           come from ``ETL_CELERY_BROKER_URL`` / ``_BACKEND_URL``)
-``AWS_ENDPOINT_URL`` ...   the S3 endpoint and credentials (boto3 / pyarrow
-                           conventions), the same for the warehouse and step outputs
+``ETL_WAREHOUSE_LOCK_URL`` ``postgresql://...`` (required for ``cluster``): the
+                           warehouse write lock and the per-batch locks are
+                           PostgreSQL advisory locks (:mod:`etl_project.lib.locks`)
+``AWS_ENDPOINT_URL`` ...   the S3 endpoint and credentials (pyarrow conventions)
 =========================  =====================================================
 
-The executor reads the same ``celery.yaml`` the workers are started with
-(``dagster-celery worker start -y deploy/cluster/celery.yaml``), so the two
-cannot disagree on the broker.
-
-Writers of the warehouse tables are kept apart by the Dagster concurrency
-pool :data:`WAREHOUSE_WRITES_POOL` (limit 1 in ``deploy/cluster/dagster.yaml``):
-an object store has no file lock.
+Writers cannot collide: the core takes the write lock for its publish phase only
+(merge + commit), so runs of different batches stage in parallel and queue for
+the commit alone. An object store has no lock of its own, which is why the
+profile refuses to start without ``ETL_WAREHOUSE_LOCK_URL``. The step stays in
+the pool :data:`WAREHOUSE_WRITES_POOL`, whose limit on the cluster (8) only caps
+how many batches are worked on at once.
 """
 
 from __future__ import annotations
@@ -37,18 +36,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from etl_project.lib.locks import LOCK_URL_VARIABLE
+
 PROFILES = ("local", "cluster")
 DEFAULT_PROFILE = "local"
 WAREHOUSE_WRITES_POOL = "warehouse_writes"
-"""The concurrency pool of every step that writes a warehouse table (limit 1 on the cluster)."""
-DEFAULT_CELERY_CONFIG = PROJECT_ROOT / "deploy" / "cluster" / "celery.yaml"
-IO_SUBFOLDER = "_dagster_io"
+"""The concurrency pool of the step that writes the warehouse tables: on the cluster a cap on batches in flight, not a mutex."""
 
 
 class ProfileError(ValueError):
@@ -72,11 +69,6 @@ def profile_name(env: Mapping[str, str] | None = None) -> str:
     return name
 
 
-def _setting(env: Mapping[str, str], variable: str, default: str | None = None) -> str | dg.EnvVar | None:
-    """The variable as a ``dg.EnvVar`` when set (read where the step runs, shown as such in the UI), else ``default``."""
-    return dg.EnvVar(variable) if env.get(variable) else default
-
-
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix`` -> (``bucket``, ``some/prefix``)."""
     if not uri.startswith("s3://"):
@@ -87,53 +79,21 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-def io_uri(env: Mapping[str, str]) -> str:
-    """Where step outputs are kept on the cluster: ``ETL_IO_URI``, else beside the warehouse tables."""
-    if env.get("ETL_IO_URI"):
-        return env["ETL_IO_URI"]
+def check_cluster_settings(env: Mapping[str, str]) -> None:
+    """Refuse settings with which runs on several machines could not share one warehouse safely."""
     warehouse = env.get("ETL_WAREHOUSE_DIR", "")
     if not warehouse.startswith("s3://"):
         raise ProfileError(
             "ETL_PROFILE=cluster needs the warehouse on object storage: set ETL_WAREHOUSE_DIR=s3://bucket/prefix "
             f"(got {warehouse or 'nothing'}); workers on other machines cannot see a local folder"
         )
-    return f"{warehouse.rstrip('/')}/{IO_SUBFOLDER}"
-
-
-def celery_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The ``execution.config`` block of the Celery config file (``ETL_CELERY_CONFIG``), as the executor takes it."""
-    import yaml
-
-    env = os.environ if env is None else env
-    path = Path(env.get("ETL_CELERY_CONFIG") or DEFAULT_CELERY_CONFIG)
-    if not path.is_file():
-        raise ProfileError(f"Celery config {path} not found (set ETL_CELERY_CONFIG)")
-    parsed = yaml.safe_load(path.read_text()) or {}
-    config = (parsed.get("execution") or {}).get("config")
-    if not isinstance(config, dict):
-        raise ProfileError(f"{path} has no execution.config block")
-    return config
-
-
-def cluster_io_manager(env: Mapping[str, str]) -> dg.ConfigurableIOManager:
-    try:
-        from dagster_aws.s3 import S3PickleIOManager, S3Resource
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ProfileError("ETL_PROFILE=cluster needs the cluster extra: pip install -e '.[cluster]'") from exc
-    bucket, prefix = split_s3_uri(io_uri(env))
-    s3 = S3Resource(
-        endpoint_url=_setting(env, "AWS_ENDPOINT_URL"),
-        region_name=_setting(env, "AWS_REGION", _setting(env, "AWS_DEFAULT_REGION")),
-    )
-    return S3PickleIOManager(s3_resource=s3, s3_bucket=bucket, s3_prefix=prefix or IO_SUBFOLDER)
-
-
-def cluster_executor(env: Mapping[str, str]) -> dg.ExecutorDefinition:
-    try:
-        from dagster_celery import celery_executor
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ProfileError("ETL_PROFILE=cluster needs the cluster extra: pip install -e '.[cluster]'") from exc
-    return celery_executor.configured(celery_config(env), name="celery")
+    split_s3_uri(warehouse)
+    lock_url = env.get(LOCK_URL_VARIABLE, "")
+    if not lock_url.startswith(("postgresql://", "postgres://")):
+        raise ProfileError(
+            f"ETL_PROFILE=cluster needs {LOCK_URL_VARIABLE}=postgresql://user:password@host:5432/db (e.g. the instance's "
+            "database): an object store has no lock, and runs of different batches publish to the same tables"
+        )
 
 
 def build_profile(env: Mapping[str, str] | None = None) -> Profile:
@@ -142,4 +102,54 @@ def build_profile(env: Mapping[str, str] | None = None) -> Profile:
     name = profile_name(env)
     if name == "local":
         return Profile(name)
-    return Profile(name, executor=cluster_executor(env), resources={"io_manager": cluster_io_manager(env)})
+    check_cluster_settings(env)
+    return Profile(name, executor=dg.in_process_executor)
+
+
+try:  # the cluster extra; the local profile does not need it
+    from dagster_celery.launcher import CeleryRunLauncher as _CeleryRunLauncher
+except ImportError:  # pragma: no cover - depends on the install
+    _CeleryRunLauncher = None
+
+def allow_run_processes(**_: Any) -> None:
+    """Let a Celery pool process start processes of its own.
+
+    A run executes in a pool process of its Celery worker, and Celery's pool processes are daemonic;
+    Python refuses to let a daemonic process start children ("daemonic processes are not allowed to
+    have children"), and the core's process pool is made of children; billiard's authentication key
+    cannot be handed to a spawned child either. Connected to Celery's
+    ``worker_process_init`` below, so any worker that imports this module (``celery.yaml`` lists it in
+    ``imports``) runs the core on all its cores. The pool processes' children are the core's helpers,
+    which end with the run's process (their pipes close).
+    """
+    import multiprocessing
+    import multiprocessing.process
+
+    process = multiprocessing.current_process()
+    process._config["daemon"] = False  # noqa: SLF001 - the usual way round
+    # billiard (Celery's multiprocessing) left its own AuthenticationString here, which the standard
+    # library's spawn cannot pickle for the children: give the process a key of the standard kind
+    process._config["authkey"] = multiprocessing.process.AuthenticationString(os.urandom(32))  # noqa: SLF001
+
+
+if _CeleryRunLauncher is not None:
+    from celery.signals import worker_process_init
+
+    worker_process_init.connect(allow_run_processes, weak=False)
+
+    class CeleryRunLauncher(_CeleryRunLauncher):
+        """dagster-celery's run launcher, with a cancellation that says it is one.
+
+        ``CeleryRunLauncher.terminate`` (0.29.27) revokes the run's task without marking the run
+        CANCELING first, so the interrupted run ends as a *failure* ("no user initiated termination
+        request was found"), raises a failure alert and is retried like a crash. Here the run is
+        marked CANCELING first, as Dagster's own launchers do: it ends CANCELED.
+        """
+
+        def terminate(self, run_id: str) -> bool:
+            run = self._instance.get_run_by_id(run_id)
+            if run is None or run.is_finished:
+                return False
+            self._instance.report_run_canceling(run)
+            return super().terminate(run_id)
+
