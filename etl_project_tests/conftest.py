@@ -101,3 +101,12 @@ def materialize_all(
         for result in results:
             assert result.success, [e.message for e in result.all_events if e.is_failure]
     return results[-1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def project_warehouse_untouched():
+    """No test may write into the project's own data/warehouse (every run here uses temp folders)."""
+    root = PROJECT_ROOT / "data" / "warehouse"
+    before = sorted(p.name for p in root.iterdir())
+    yield
+    assert sorted(p.name for p in root.iterdir()) == before, "a test wrote into data/warehouse"

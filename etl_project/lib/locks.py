@@ -4,11 +4,11 @@ On local disk :meth:`etl_project.lib.warehouse.Warehouse.locked` takes a file
 lock. An object store has none, so there a table's read-merge-write is kept
 apart from other writers by
 
-* the Dagster concurrency pool ``warehouse_writes`` (limit 1 on the cluster),
-  for the writer steps of every run, and
 * when ``ETL_WAREHOUSE_LOCK_URL`` names a PostgreSQL database (e.g. the
   Dagster instance's, ``postgresql://user:password@host:5432/dagster``), a
-  session-level advisory lock per (warehouse, table), here. This also covers
+  session-level advisory lock per name (the warehouse's write lock, a batch's
+  lock, the manifest's), here. The cluster profile requires it; the Dagster pool
+  ``warehouse_writes`` there only caps the batches in flight. This also covers
   writers that are not Dagster steps: the batch manifest written when a sensor,
   the schedule or ``etl-project run`` claims a batch, and ``etl-project run``
   started from any machine against the same ``s3://`` warehouse.
