@@ -160,30 +160,16 @@ def check_results(audits: list[Audit]) -> Iterator[dg.AssetCheckResult]:
 
 def alert_on_inputs(context: dg.AssetExecutionContext, alerter: Alerter, key: str, run: CoreRun) -> None:
     """One alert for newly quarantined inputs, one for transcripts still judged damaged after repair."""
-    new = run.new_quarantine
-    if new is not None and new.height:
-        listed = new.head(20).to_dicts()
+    warnings = (
+        ("quarantine", "new_rows", run.new_quarantine, lambda n, first: f"{n} new input(s) quarantined, e.g. {first['source_file']}: {first['reason']}"),
+        ("residual_mojibake", "transcripts", run.residual,
+         lambda n, first: f"{n} transcript(s) still look damaged after repair (kept, marked residual_mojibake), e.g. {first['transcript_id']}"),
+    )
+    for kind, counted, rows, summary in warnings:
+        if rows is None or rows.is_empty():
+            continue
+        listed = rows.head(20).to_dicts()
         alerter.raise_alert(
             context.log,
-            Alert(
-                kind="quarantine",
-                severity="WARN",
-                summary=f"{new.height} new input(s) quarantined, e.g. {listed[0]['source_file']}: {listed[0]['reason']}",
-                details={"batch": key, "new_rows": new.height, "examples": listed},
-                run_id=context.run.run_id,
-            ),
+            Alert(kind=kind, severity="WARN", summary=summary(rows.height, listed[0]), details={"batch": key, counted: rows.height, "examples": listed}, run_id=context.run.run_id),
         )
-    residual = run.residual
-    if residual is not None and residual.height:
-        listed = residual.head(20).to_dicts()
-        alerter.raise_alert(
-            context.log,
-            Alert(
-                kind="residual_mojibake",
-                severity="WARN",
-                summary=f"{residual.height} transcript(s) still look damaged after repair (kept, marked residual_mojibake), e.g. {listed[0]['transcript_id']}",
-                details={"batch": key, "transcripts": residual.height, "examples": listed},
-                run_id=context.run.run_id,
-            ),
-        )
-
