@@ -23,8 +23,8 @@ one left (staging folders, unfinished generations).
 
 **Object stores: journal and roll forward.** S3 has neither links nor renames. There the staged
 objects are listed in a journal, ``_commits/<id>.json`` (the commit point, written atomically), then
-copied over their targets; a writer killed while copying is finished by the next writer,
-``etl-project status`` or ``verify`` (:func:`recover`). Copies are idempotent, so rolling forward
+copied over their targets; a writer killed while copying is finished by the next writer
+(:func:`recover`; ``etl-project status`` says when one is pending). Copies are idempotent, so rolling forward
 twice is harmless; a reader between the kill and the roll-forward can see part of a batch.
 
 Writers hold the warehouse's write lock (:meth:`Warehouse.locked`) from before they read the files
