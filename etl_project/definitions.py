@@ -16,6 +16,7 @@ from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
 from etl_project.defs.themes.prevalence import theme_prevalence
 from etl_project.defs.themes.report import theme_report
 from etl_project.defs.warehouse.assets import warehouse_tables
+from etl_project.defs.warehouse.prune import prune_warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +50,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
         asset_checks=ALL_CHECKS,
-        jobs=[warehouse_job],
+        jobs=[warehouse_job, prune_warehouse],
         sensors=[raw_folder_sensor, alert_on_run_failure, warehouse_freshness],
         schedules=[daily_safety_net],
         resources={**build_resources(), **profile.resources},

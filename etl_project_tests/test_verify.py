@@ -114,3 +114,22 @@ def test_prune_lists_then_removes_what_no_raw_file_holds(tmp_path: Path) -> None
     shutil.rmtree(raw)
     refused = cli(raw, warehouse, "prune")
     assert refused.returncode == 2 and "refusing to prune" in refused.stderr
+
+
+def test_the_prune_job_in_the_ui_lists_then_removes(tmp_path: Path) -> None:
+    import dagster as dg
+
+    from etl_project.defs.warehouse.prune import prune_warehouse
+    from etl_project_tests.conftest import resources_for
+
+    raw = raw_folder(tmp_path)
+    warehouse = tmp_path / "wh"
+    run_core(raw, warehouse)
+    (raw / "science_0002.md").unlink()
+    job = dg.Definitions(jobs=[prune_warehouse], resources=resources_for(raw, warehouse)).resolve_job_def("prune_warehouse")
+    dry = job.execute_in_process()  # the default is a dry run
+    assert dry.output_for_node("prune_missing_transcripts")["transcripts"] == 1
+    assert "science_0002" in Warehouse(warehouse).read("transcripts")["transcript_id"].to_list()
+    done = job.execute_in_process(run_config={"ops": {"prune_missing_transcripts": {"config": {"dry_run": False}}}})
+    assert done.output_for_node("prune_missing_transcripts")["turns"] > 0
+    assert "science_0002" not in Warehouse(warehouse).read("transcripts")["transcript_id"].to_list()
