@@ -608,23 +608,5 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def entry() -> None:
-    """The ``etl-project`` console script: :func:`main`, then a quick exit.
-
-    Everything is written by then (tables committed, run records in the instance, output flushed
-    here), so the process ends without the interpreter's module-by-module teardown, which costs
-    about 3 s once Dagster and Great Expectations are loaded. In-process callers use :func:`main`.
-    """
-    code = main()
-    import logging
-
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if "etl_project.lib.pipeline" in sys.modules:
-        sys.modules["etl_project.lib.pipeline"]._close_pools()
-    os._exit(code)
-
-
 if __name__ == "__main__":
-    entry()
+    sys.exit(main())
