@@ -778,34 +778,29 @@ def main(argv: list[str] | None = None) -> int:
                     extra = f", {rec['make_run_batches']} batch(es) = Dagster runs" if kind == "dagster" else ""
                     log(f"  {rec['wall_s']:.2f} s, peak memory (tree) {rec['peak_rss_mb']:,.0f} MiB{extra}")
             kept = runner.keep
+            def gate(other: str, what: str, missing: str, store: dict, check) -> bool:
+                """Compare the core's output with ``other``'s at this size; record, log; False when it fails."""
+                if not ((kept / f"n{n}-core").is_dir() and (kept / f"n{n}-{other}").is_dir()):
+                    store[str(n)] = {"ok": False, "checks": {"outputs": {"ok": False, "detail": missing}}, "info": {}}
+                    return False
+                c = check(kept / f"n{n}-core", kept / f"n{n}-{other}")
+                store[str(n)] = c.to_dict()
+                log(f"compare {what} at {n:,}: {'ok' if c.ok else 'FAILED'}")
+                for line in c.failures():
+                    log(f"  {line}")
+                return c.ok
+
             if rep == 0 and {"core", "dagster"} <= set(plan_for(n)):
                 from bench.compare import compare_tables
 
-                if (kept / f"n{n}-core").is_dir() and (kept / f"n{n}-dagster").is_dir():
-                    c = compare_tables(kept / f"n{n}-core", kept / f"n{n}-dagster")
-                    make_run_comparisons[str(n)] = c.to_dict()
-                    log(f"compare make run vs core tables at {n:,}: {'ok' if c.ok else 'FAILED'}")
-                    for line in c.failures():
-                        log(f"  {line}")
-                    failed = failed or not c.ok
-                else:
-                    failed = True
-                    make_run_comparisons[str(n)] = {"ok": False, "checks": {"outputs": {"ok": False, "detail": "core or make run produced no warehouse"}}, "info": {}}
+                failed = not gate("dagster", "make run vs core tables", "core or make run produced no warehouse", make_run_comparisons, compare_tables) or failed
                 shutil.rmtree(kept / f"n{n}-dagster", ignore_errors=True)
             if rep == 0 and {"core", "naive"} <= set(plan_for(n)):
                 from bench.compare import compare
 
                 naive_truth = (inputs[n].get("sub") or inputs[n]["full"]) / "truth.parquet"
-                if (kept / f"n{n}-core").is_dir() and (kept / f"n{n}-naive").is_dir():
-                    c = compare(kept / f"n{n}-core", kept / f"n{n}-naive", naive_truth, inputs[n]["full"] / "truth.parquet")
-                    comparisons[str(n)] = c.to_dict()
-                    log(f"compare core vs naive at {n:,}: {'ok' if c.ok else 'FAILED'}")
-                    for line in c.failures():
-                        log(f"  {line}")
-                    failed = failed or not c.ok
-                else:
-                    failed = True
-                    comparisons[str(n)] = {"ok": False, "checks": {"outputs": {"ok": False, "detail": "core or naive produced no output"}}, "info": {}}
+                full_truth = inputs[n]["full"] / "truth.parquet"
+                failed = not gate("naive", "core vs naive", "core or naive produced no output", comparisons, lambda core, naive: compare(core, naive, naive_truth, full_truth)) or failed
             if rep == 0:
                 shutil.rmtree(kept / f"n{n}-core", ignore_errors=True)
                 shutil.rmtree(kept / f"n{n}-naive", ignore_errors=True)
