@@ -181,6 +181,20 @@ def worker_pool(helpers: int) -> ProcessPoolExecutor | None:
     return pool
 
 
+def _ready() -> bool:
+    return True
+
+
+def warm_pool(workers: int | None = None) -> None:
+    """Start the core's worker processes now, without waiting for them: they import the pipeline while
+    the caller does something else (the CLI imports Dagster meanwhile), instead of when the first
+    batch is handed out."""
+    pool = worker_pool((workers or default_workers()) - 1)
+    if pool is not None:
+        for _ in range(pool._max_workers):
+            pool.submit(_ready)
+
+
 @atexit.register
 def _close_pools() -> None:
     for pool in _POOLS.values():
