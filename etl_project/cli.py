@@ -181,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the Dagster job ``warehouse_job`` (the one the UI, the sensor and the schedule run) once per
     batch to do: unfinished batches first, then the pending files claimed as new bounded batches."""
     started = time.perf_counter()
+    if args.reflag:
+        return reflag(args)
     raw, warehouse = raw_root(), warehouse_root()
     if not raw.is_dir():
         error(f"raw folder {raw} does not exist (set ETL_RAW_DIR)")
@@ -286,6 +288,42 @@ def run(args: argparse.Namespace) -> int:
           + (f"; {get('transcripts', 'residual_mojibake')} still look damaged (marked residual_mojibake)" if get("transcripts", "residual_mojibake") else ""))
     print(f"  time taken            {elapsed:.1f} s")
     print(f"  warehouse             {warehouse}")
+    return EXIT_OK
+
+
+def reflag(args: argparse.Namespace) -> int:
+    """Run the Dagster job ``reflag_theme_flags`` (the one the UI offers): theme_flags re-derived from the
+    stored turns with the current method, then theme_prevalence and theme_report. No raw file is read."""
+    from etl_project.definitions import build_definitions
+    from etl_project.defs.ingest.partitions import ingest_batches
+    from etl_project.lib.batches import batches
+    from etl_project.lib.warehouse import Warehouse
+
+    location = os.environ.get("ETL_WAREHOUSE_DIR") or str(PROJECT_ROOT / "data" / "warehouse")
+    keys = batches(Warehouse(location))
+    if not keys:
+        print(f"nothing to re-derive: no batch in {location} yet (run `etl-project run` first)")
+        return EXIT_OK
+    job = build_definitions().resolve_job_def("reflag_theme_flags").with_logger_defs({"console": console_logger_def()})
+    instance = _instance()
+    if not instance.has_dynamic_partition(ingest_batches.name, keys[-1]):
+        instance.add_dynamic_partitions(ingest_batches.name, [keys[-1]])
+    progress = Progress([node.name for node in job.graph.nodes], enabled=not args.no_progress)
+    run_id = str(uuid.uuid4())
+    instance.add_event_listener(run_id, progress)
+    progress.write(f"etl-project run --reflag: theme_flags from the stored turns of {location}")
+    result = job.execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+        instance=instance, partition_key=keys[-1], raise_on_error=False, run_id=run_id,
+    )
+    if not result.success:
+        error(f"reflag failed in step(s) {', '.join(progress.failed_steps) or '?'}; nothing of it was published (run id {run_id})")
+        return EXIT_FAILED
+    [flags] = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()
+               if e.event_specific_data.materialization.asset_key.to_user_string() == "theme_flags"]
+    meta = {k: _metadata_value(v) for k, v in flags.metadata.items()}
+    print(f"theme_flags re-derived by {meta['method']}: {meta['transcripts_reflagged']} transcript(s) flagged again, "
+          f"{meta['transcripts_already_of_this_version']} already of this version; {meta['dagster/row_count']} rows; raw files read: 0")
     return EXIT_OK
 
 
@@ -580,6 +618,8 @@ def build_parser() -> argparse.ArgumentParser:
     which = run_parser.add_mutually_exclusive_group()
     which.add_argument("--reprocess", action="store_true", help="claim every raw file as a new batch and process it again, also unchanged ones")
     which.add_argument("--batch", metavar="KEY", help="re-run one existing batch (the same files, all read again)")
+    which.add_argument("--reflag", action="store_true", help="re-derive theme_flags (then prevalence and report) from the stored turns with "
+                       "the current method (ETL_THEME_METHOD); no raw file is read")
     run_parser.add_argument(
         "--quiet-seconds", type=float, default=float(os.environ.get("ETL_RUN_QUIET_SECONDS", "0")),
         help="claim only files unchanged for this long (default 0: you ran it, so the files are complete; the sensor waits 10 s)",
