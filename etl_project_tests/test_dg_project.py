@@ -89,3 +89,16 @@ def test_dg_check_defs_passes(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "All definitions loaded successfully" in proc.stdout + proc.stderr
+
+
+def test_every_asset_has_owners_tags_and_a_code_version() -> None:
+    from etl_project.definitions import build_definitions
+
+    graph = build_definitions().resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners == ["team:data-engineering"], key
+        assert node.code_version and node.tags.get("layer") and node.tags.get("pii"), key
+    from etl_project.lib.themes import method_version
+
+    assert graph.get(dg.AssetKey("theme_flags")).code_version.endswith(f"+{method_version()}")  # a method change shows as a new code version

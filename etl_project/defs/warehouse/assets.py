@@ -22,7 +22,7 @@ import dagster as dg
 from pydantic import Field
 
 from etl_project.defs.ingest.partitions import ingest_batches
-from etl_project.defs.metadata import column_schema, preview
+from etl_project.defs.metadata import OWNERS, column_schema, preview
 from etl_project.defs.profiles import WAREHOUSE_WRITES_POOL
 from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
 from etl_project.lib.alerts import Alert
@@ -60,7 +60,6 @@ class WarehouseRunConfig(dg.Config):
 
 CORE_CODE_VERSION = "core-2"
 """Bumped when the rows the core makes for a table change for the same input (README, schema versions)."""
-OWNERS = ["team:data-engineering"]
 FRESH_WITHIN = dt.timedelta(hours=int(os.environ.get("ETL_FRESHNESS_HOURS", "26")))
 """A table is stale when no batch was published for this long: the daily schedule plus slack (ETL_FRESHNESS_HOURS)."""
 
