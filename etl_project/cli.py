@@ -292,8 +292,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def reflag(args: argparse.Namespace) -> int:
-    """Run the Dagster job ``reflag_theme_flags`` (the one the UI offers): theme_flags re-derived from the
-    stored turns with the current method, then theme_prevalence and theme_report. No raw file is read."""
+    """Run the Dagster job ``reflag_theme_flags`` (the one the UI offers) once per batch, as a backfill of
+    every partition would: the first run re-derives theme_flags from the stored turns with the current
+    method, the others find every transcript flagged by it already (and mark their partition up to date);
+    theme_prevalence and theme_report run after the last. No raw file is read."""
     from etl_project.definitions import build_definitions
     from etl_project.defs.ingest.partitions import ingest_batches
     from etl_project.lib.batches import batches
@@ -306,24 +308,25 @@ def reflag(args: argparse.Namespace) -> int:
         return EXIT_OK
     job = build_definitions().resolve_job_def("reflag_theme_flags").with_logger_defs({"console": console_logger_def()})
     instance = _instance()
-    if not instance.has_dynamic_partition(ingest_batches.name, keys[-1]):
-        instance.add_dynamic_partitions(ingest_batches.name, [keys[-1]])
-    progress = Progress([node.name for node in job.graph.nodes], enabled=not args.no_progress)
-    run_id = str(uuid.uuid4())
-    instance.add_event_listener(run_id, progress)
-    progress.write(f"etl-project run --reflag: theme_flags from the stored turns of {location}")
-    result = job.execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
-        instance=instance, partition_key=keys[-1], raise_on_error=False, run_id=run_id,
-    )
-    if not result.success:
-        error(f"reflag failed in step(s) {', '.join(progress.failed_steps) or '?'}; nothing of it was published (run id {run_id})")
-        return EXIT_FAILED
-    [flags] = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()
-               if e.event_specific_data.materialization.asset_key.to_user_string() == "theme_flags"]
-    meta = {k: _metadata_value(v) for k, v in flags.metadata.items()}
-    print(f"theme_flags re-derived by {meta['method']}: {meta['transcripts_reflagged']} transcript(s) flagged again, "
-          f"{meta['transcripts_already_of_this_version']} already of this version; {meta['dagster/row_count']} rows; raw files read: 0")
+    instance.add_dynamic_partitions(ingest_batches.name, [k for k in keys if not instance.has_dynamic_partition(ingest_batches.name, k)])
+    done: dict[str, int] = {}
+    for number, key in enumerate(keys, 1):
+        progress = Progress([node.name for node in job.graph.nodes], enabled=not args.no_progress)
+        run_id = str(uuid.uuid4())
+        instance.add_event_listener(run_id, progress)
+        progress.write(f"etl-project run --reflag: batch {key} ({number}/{len(keys)}), theme_flags from the stored turns of {location}")
+        result = job.execute_in_process(
+            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}}, instance=instance, partition_key=key,
+            raise_on_error=False, run_id=run_id, op_selection=None if number == len(keys) else ["warehouse_tables"],
+        )
+        if not result.success:
+            error(f"reflag failed in step(s) {', '.join(progress.failed_steps) or '?'}; nothing of it was published (run id {run_id})")
+            return EXIT_FAILED
+        [meta] = [{k: _metadata_value(v) for k, v in m.metadata.items()} for m in result.asset_materializations_for_node("warehouse_tables")]
+        done["reflagged"] = done.get("reflagged", 0) + meta["transcripts_reflagged"]
+        done["rows"], done["method"] = meta["dagster/row_count"], meta["method"]
+    print(f"theme_flags re-derived by {done['method']}: {done['reflagged']} transcript(s) flagged again, "
+          f"{done['rows'] - done['reflagged']} already of this version; {done['rows']} rows; {len(keys)} batch(es) marked; raw files read: 0")
     return EXIT_OK
 
 

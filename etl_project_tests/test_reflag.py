@@ -42,12 +42,14 @@ def files(warehouse: Path, table: str) -> dict[str, int]:
 def flagged_before(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A warehouse made by a full run with the old method, and the theme_flags a full run with the new one makes."""
     root = tmp_path_factory.mktemp("reflag")
+    instance = dg.DagsterInstance.ephemeral()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("ETL_THEME_METHOD", OLD)
-        materialize_all(sample(root / "raw"), root / "old")
+        materialize_all(sample(root / "raw"), root / "old", instance=instance, caps={"max_files": 5})  # two batches
         env.setenv("ETL_THEME_METHOD", NEW)
         materialize_all(root / "raw", root / "full_new")
-    return {"root": root, "old": root / "old", "expected": flags(root / "full_new")}
+    assert len(batches(Warehouse(root / "old"))) == 2
+    return {"root": root, "old": root / "old", "instance": instance, "expected": flags(root / "full_new")}
 
 
 def copy_warehouse(source: Path, target: Path) -> Path:
@@ -63,9 +65,10 @@ def test_reflag_from_turns_equals_a_full_run_with_the_new_method(flagged_before:
     turns_before = files(warehouse, "turns")
     gone = tmp_path / "raw-not-there"  # no raw folder at all: the reflag cannot read a raw file
     monkeypatch.setenv("ETL_THEME_METHOD", NEW)
-    [key] = batches(Warehouse(warehouse))
+    keys = batches(Warehouse(warehouse))
+    key = keys[-1]  # any batch: the reflag covers the whole table
     instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("ingest_batches", [key])
+    instance.add_dynamic_partitions("ingest_batches", keys)
     job = job_for(gone, warehouse, job="reflag_theme_flags")
     assert {node.name for node in job.graph.nodes} == {"warehouse_tables", "theme_prevalence", "theme_report"}
     result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
@@ -94,9 +97,10 @@ def test_reflag_from_turns_equals_a_full_run_with_the_new_method(flagged_before:
 
 def test_only_theme_flags_or_all_four_tables_can_be_selected(flagged_before: dict, tmp_path: Path) -> None:
     warehouse = copy_warehouse(flagged_before["old"], tmp_path / "warehouse")
-    [key] = batches(Warehouse(warehouse))
+    keys = batches(Warehouse(warehouse))
+    key = keys[0]
     instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("ingest_batches", [key])
+    instance.add_dynamic_partitions("ingest_batches", keys)
     job = job_for(tmp_path / "raw", warehouse).get_subset(asset_selection={dg.AssetKey("turns")})
     result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
     assert not result.success
@@ -113,7 +117,7 @@ def test_etl_project_run_reflag(flagged_before: dict, tmp_path: Path, monkeypatc
     assert "9 transcript(s) flagged again" in out and "raw files read: 0" in out, out
     assert flags(warehouse).equals(flagged_before["expected"])
     assert cli.main(["run", "--reflag", "--no-progress"]) == cli.EXIT_OK
-    assert "0 transcript(s) flagged again, 9 already of this version" in capsys.readouterr().out
+    assert "0 transcript(s) flagged again, 9 already of this version; 9 rows; 2 batch(es) marked" in capsys.readouterr().out
     assert not (tmp_path / "no-raw").exists()
 
 
@@ -122,3 +126,38 @@ def test_reflag_with_nothing_published_says_so(tmp_path: Path, monkeypatch: pyte
     assert cli.main(["run", "--reflag"]) == cli.EXIT_OK
     assert "nothing to re-derive" in capsys.readouterr().out
     assert os.listdir(tmp_path) == []  # nothing written
+
+
+def test_a_method_change_shows_theme_flags_out_of_date_until_reflagged(flagged_before: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the UI shows: each batch of theme_flags is stale for its code version after the method
+    changed, and up to date again once the reflag job ran for it (as a backfill of every partition does)."""
+    from dagster._utils.test.data_versions import get_stale_status_resolver
+
+    from etl_project.definitions import ALL_ASSETS
+    from etl_project.defs.jobs import reflag_theme_flags
+    from etl_project.defs.quality.checks import ALL_CHECKS
+    from etl_project.defs.warehouse.assets import CORE_CODE_VERSION
+    from etl_project.lib.themes import method_version
+    from etl_project_tests.conftest import resources_for
+
+    new_version = f"{CORE_CODE_VERSION}+{method_version(NEW)}"  # what the code location says once ETL_THEME_METHOD=tfidf
+    assets = [
+        dg.map_asset_specs(lambda spec: spec.replace_attributes(code_version=new_version) if spec.key == dg.AssetKey("theme_flags") else spec, [a])[0]
+        for a in ALL_ASSETS
+    ]
+    instance, keys = flagged_before["instance"], batches(Warehouse(flagged_before["old"]))
+    flags_key = dg.AssetKey("theme_flags")
+
+    def causes() -> dict[str, list[str]]:
+        resolver = get_stale_status_resolver(instance, assets)
+        return {key: [c.reason for c in resolver.get_stale_causes(flags_key, key)] for key in keys}
+
+    assert causes() == {key: ["has a new code version"] for key in keys}
+    warehouse = copy_warehouse(flagged_before["old"], tmp_path / "warehouse")
+    monkeypatch.setenv("ETL_THEME_METHOD", NEW)
+    defs = dg.Definitions(assets=assets, asset_checks=ALL_CHECKS, jobs=[reflag_theme_flags], resources=resources_for(tmp_path / "no-raw", warehouse))
+    job = defs.resolve_job_def("reflag_theme_flags")
+    for key in keys:
+        assert job.execute_in_process(instance=instance, partition_key=key).success
+    assert causes() == {key: [] for key in keys}
+    assert flags(warehouse).equals(flagged_before["expected"])

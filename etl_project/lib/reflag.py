@@ -69,15 +69,16 @@ def _reflag_file(warehouse_root: str, commit_id: str, target: tuple[str, str], s
     """Flag the transcripts of one warehouse file whose stored flags are not of ``version``, and stage
     the merged flags file in the commit. Returns (transcripts in the file, reflagged, what was staged)."""
     warehouse = Warehouse(warehouse_root)
-    turns = warehouse.read("turns", columns=["transcript_id", "split", "turn_index", "speaker", "text"], files=[target])
-    if turns is None:
+    ids = warehouse.read("turns", columns=["transcript_id"], files=[target])  # one small column first: usually all are cached
+    if ids is None:
         return 0, 0, None
-    ids = turns.select("transcript_id").unique()
+    ids = ids.unique()
     stored = warehouse.read(TABLE, columns=["transcript_id", "method", "method_version"], files=[target])
     cached = ids.head(0) if stored is None else stored.filter((pl.col("method") == method) & (pl.col("method_version") == version)).select("transcript_id")
     stale = ids.join(cached, on="transcript_id", how="anti")
     if stale.is_empty():
         return ids.height, 0, None
+    turns = warehouse.read("turns", columns=["transcript_id", "split", "turn_index", "speaker", "text"], files=[target])
     bucket = f"split={target[0]}/bucket={target[1]}"
     folder = Path(scratch) / "turns" / bucket
     folder.mkdir(parents=True, exist_ok=True)
