@@ -161,3 +161,28 @@ def test_a_method_change_shows_theme_flags_out_of_date_until_reflagged(flagged_b
         assert job.execute_in_process(instance=instance, partition_key=key).success
     assert causes() == {key: [] for key in keys}
     assert flags(warehouse).equals(flagged_before["expected"])
+
+
+def test_flags_that_break_the_contract_publish_nothing_and_alert(flagged_before: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import etl_project.lib.pipeline as pipeline
+    from etl_project.lib.alerts import read_alerts
+
+    warehouse = copy_warehouse(flagged_before["old"], tmp_path / "warehouse")
+    before = flags(warehouse)
+    real = pipeline.flag_themes
+    monkeypatch.setattr(pipeline, "flag_themes", lambda turns, method=None: real(turns, method).with_columns(pl.lit(99, dtype=pl.Int32).alias("n_flags")))
+    monkeypatch.setenv("ETL_CORE_WORKERS", "1")  # flagged in this process, where the broken flagger is
+    monkeypatch.setenv("ETL_THEME_METHOD", NEW)
+    keys = batches(Warehouse(warehouse))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("ingest_batches", keys)
+    alerts = tmp_path / "alerts.jsonl"
+    result = job_for(tmp_path / "no-raw", warehouse, job="reflag_theme_flags", alerts_path=str(alerts)).execute_in_process(
+        instance=instance, partition_key=keys[-1], raise_on_error=False
+    )
+    assert not result.success
+    assert flags(warehouse).equals(before)  # nothing published
+    checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {("theme_flags", "matches_contract"): False}
+    [alert] = read_alerts(alerts)
+    assert alert["kind"] == "check_failed" and alert["summary"].startswith("reflag not published: theme_flags.matches_contract failed")
