@@ -48,11 +48,22 @@ def build_resources() -> dict:
     }
 
 
+def load_defs_folder() -> dg.Definitions:
+    """Everything in ``etl_project/defs/``, found as ``dg`` finds it: through ``[tool.dg]`` in the project's
+    pyproject.toml, or, in an installed package without the project beside it (an image built with
+    ``pip install .``), straight from the ``etl_project.defs`` package."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return dg.load_from_defs_folder(path_within_project=PROJECT_ROOT)
+    import etl_project.defs
+
+    return dg.ComponentTree(defs_module=etl_project.defs, project_root=Path(etl_project.defs.__file__).parent.parent, code_location_name="etl_project").build_defs()
+
+
 def build_definitions() -> dg.Definitions:
     """The code location for the deployment profile named by ``ETL_PROFILE`` (``local`` or ``cluster``, see defs/profiles.py)."""
     profile = build_profile()
     return dg.Definitions.merge(
-        dg.load_from_defs_folder(path_within_project=PROJECT_ROOT),
+        load_defs_folder(),
         dg.Definitions(resources={**build_resources(), **profile.resources}, executor=profile.executor),
     )
 

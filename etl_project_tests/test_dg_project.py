@@ -61,6 +61,13 @@ def test_the_defs_folder_holds_every_definition_and_the_location_adds_resources(
     assert inventory(with_resources) == EXPECTED
 
 
+def test_an_installed_package_without_pyproject_loads_the_same(monkeypatch, tmp_path: Path) -> None:
+    import etl_project.definitions as definitions
+
+    monkeypatch.setattr(definitions, "PROJECT_ROOT", tmp_path)  # no pyproject.toml there, as in site-packages
+    assert inventory(definitions.build_definitions()) == EXPECTED
+
+
 def test_every_job_sensor_and_schedule_is_described() -> None:
     from etl_project.definitions import build_definitions
 
