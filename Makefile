@@ -28,8 +28,8 @@ run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## materialize every asset: data/raw
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## the whole test suite, on two workers (a test module stays on one)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI on http://127.0.0.1:3000
-	$(BIN)/dagster dev -w workspace.yaml
+ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI on http://127.0.0.1:3000 (dg dev: [tool.dg] in pyproject.toml; `dagster dev -w workspace.yaml` loads the same)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dg dev
 
 docs: $(STAMP)  ## regenerate docs/DATA_DICTIONARY.md from the pandera models
 	$(BIN)/python -m etl_project.dictionary

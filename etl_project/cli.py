@@ -208,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the Dagster job ``warehouse_job`` (the one the UI, the sensor and the schedule run) once per
     batch to do: unfinished batches first, then the pending files claimed as new bounded batches."""
     started = time.perf_counter()
+    if args.reflag:
+        return reflag(args)
     raw, warehouse = raw_root(), warehouse_root()
     if not raw.is_dir():
         error(f"raw folder {raw} does not exist (set ETL_RAW_DIR)")
@@ -346,6 +348,55 @@ def _import_for_last_steps() -> None:
         import matplotlib.pyplot  # noqa: F401
     except Exception:  # noqa: BLE001 - only a head start: the steps import what they need themselves
         pass
+
+
+def reflag(args: argparse.Namespace) -> int:
+    """Run the Dagster job ``reflag_theme_flags`` (the one the UI offers) once per batch, as a backfill of
+    every partition would: the first run re-derives theme_flags from the stored turns with the current
+    method, the others find every transcript flagged by it already (and mark their partition up to date);
+    theme_prevalence and theme_report run after the last. No raw file is read."""
+    from etl_project.lib.batches import batches
+    from etl_project.lib.warehouse import Warehouse
+
+    location = os.environ.get("ETL_WAREHOUSE_DIR") or str(PROJECT_ROOT / "data" / "warehouse")
+    keys = batches(Warehouse(location))
+    if not keys:
+        print(f"nothing to re-derive: no batch in {location} yet (run `etl-project run` first)")
+        return EXIT_OK
+    terminal = terminal_stream()
+    try:
+        return _reflag_batches(args, keys, location, terminal)
+    finally:
+        if terminal is not sys.stderr:
+            terminal.close()
+
+
+def _reflag_batches(args: argparse.Namespace, keys: list[str], location: str, terminal) -> int:
+    from etl_project.definitions import build_definitions
+    from etl_project.defs.ingest.partitions import ingest_batches
+
+    job = build_definitions().resolve_job_def("reflag_theme_flags").with_logger_defs({"console": console_logger_def(terminal)})
+    instance = _instance()
+    instance.add_dynamic_partitions(ingest_batches.name, [k for k in keys if not instance.has_dynamic_partition(ingest_batches.name, k)])
+    done: dict[str, int] = {}
+    for number, key in enumerate(keys, 1):
+        progress = Progress([node.name for node in job.graph.nodes], stream=terminal, enabled=not args.no_progress)
+        run_id = str(uuid.uuid4())
+        instance.add_event_listener(run_id, progress)
+        progress.write(f"etl-project run --reflag: batch {key} ({number}/{len(keys)}), theme_flags from the stored turns of {location}")
+        result = job.execute_in_process(
+            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}}, instance=instance, partition_key=key,
+            raise_on_error=False, run_id=run_id, op_selection=None if number == len(keys) else ["warehouse_tables"],
+        )
+        if not result.success:
+            error(f"reflag failed in step(s) {', '.join(progress.failed_steps) or '?'}; nothing of it was published (run id {run_id})")
+            return EXIT_FAILED
+        [meta] = [{k: _metadata_value(v) for k, v in m.metadata.items()} for m in result.asset_materializations_for_node("warehouse_tables")]
+        done["reflagged"] = done.get("reflagged", 0) + meta["transcripts_reflagged"]
+        done["rows"], done["method"] = meta["dagster/row_count"], meta["method"]
+    print(f"theme_flags re-derived by {done['method']}: {done['reflagged']} transcript(s) flagged again, "
+          f"{done['rows'] - done['reflagged']} already of this version; {done['rows']} rows; {len(keys)} batch(es) marked; raw files read: 0")
+    return EXIT_OK
 
 
 def progress_note(args: argparse.Namespace, message: str) -> None:
@@ -639,6 +690,8 @@ def build_parser() -> argparse.ArgumentParser:
     which = run_parser.add_mutually_exclusive_group()
     which.add_argument("--reprocess", action="store_true", help="claim every raw file as a new batch and process it again, also unchanged ones")
     which.add_argument("--batch", metavar="KEY", help="re-run one existing batch (the same files, all read again)")
+    which.add_argument("--reflag", action="store_true", help="re-derive theme_flags (then prevalence and report) from the stored turns with "
+                       "the current method (ETL_THEME_METHOD); no raw file is read")
     run_parser.add_argument(
         "--quiet-seconds", type=float, default=float(os.environ.get("ETL_RUN_QUIET_SECONDS", "0")),
         help="claim only files unchanged for this long (default 0: you ran it, so the files are complete; the sensor waits 10 s)",

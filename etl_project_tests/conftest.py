@@ -52,16 +52,18 @@ def resources_for(raw: Path, warehouse: Path, **alerter_options) -> dict:
     return {"raw_folder": RawFolder(path=str(raw)), "warehouse": wh, "alerter": Alerter(warehouse=wh, **alerter_options)}
 
 
-def job_for(raw: Path, warehouse: Path, **alerter_options):
-    """The project's real ``warehouse_job`` (assets, checks, job from etl_project.definitions) on temp folders."""
+def job_for(raw: Path, warehouse: Path, *, job: str = "warehouse_job", **alerter_options):
+    """The project's real ``warehouse_job`` (or ``job``: assets, checks, jobs from etl_project) on temp folders."""
     import dagster as dg
 
     from etl_project.definitions import ALL_ASSETS
-    from etl_project.defs.jobs import warehouse_job
+    from etl_project.defs.jobs import reflag_theme_flags, warehouse_job
     from etl_project.defs.quality.checks import ALL_CHECKS
 
-    defs = dg.Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS, jobs=[warehouse_job], resources=resources_for(raw, warehouse, **alerter_options))
-    return defs.resolve_job_def("warehouse_job")
+    defs = dg.Definitions(
+        assets=ALL_ASSETS, asset_checks=ALL_CHECKS, jobs=[warehouse_job, reflag_theme_flags], resources=resources_for(raw, warehouse, **alerter_options)
+    )
+    return defs.resolve_job_def(job)
 
 
 def run_batches(raw: Path, warehouse: Path, keys: list[str], *, instance=None, reprocess: bool = False, **alerter_options) -> list:

@@ -76,3 +76,33 @@ def test_dagster_run_with_the_warehouse_on_object_storage(s3_bucket: str, tmp_pa
 
     alerts = read_alerts(tmp_path / "alerts.jsonl")  # alerts stay local: objects cannot be appended to
     assert [(a["kind"], a["details"]["check"]) for a in alerts] == [("check_failed", "every_split_present")]  # only workforce seeds
+
+
+def test_status_reports_row_counts_of_a_warehouse_on_object_storage(s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from etl_project import cli
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for path in sorted(SAMPLE_RAW.glob("seeds/*.txt")) + sorted((SAMPLE_RAW / "corpus").glob("science_00*.md"))[:2]:
+        (raw / path.name).write_bytes(path.read_bytes())
+    (raw / "junk.md").write_text("no id here")
+    root = f"{s3_bucket}/status"
+    run_core(raw, root)
+    for name, value in {"ETL_WAREHOUSE_DIR": root, "ETL_RAW_DIR": str(raw), "DAGSTER_HOME": str(tmp_path / "no_home")}.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["status", "--json"]) == cli.EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["warehouse"] == root and report["exists"]
+    local = Warehouse(root)
+    expected = {table: local.read(table).height for table in TABLES}
+    assert {table: t["rows"] for table, t in report["tables"].items()} == expected
+    assert expected["transcripts"] == 7 and expected["quarantine"] == 1
+    assert report["tables"]["transcripts"]["rows_by_split"] == {"workforce": 5, "scientists": 2}
+    assert report["tables"]["transcripts"]["updated_at"] is not None and report["damaged_files"] == []
+    assert cli.main(["status"]) == cli.EXIT_OK  # the table for a person, same counts
+    text = capsys.readouterr().out
+    assert f"warehouse   {root}" in text
+    assert any(line.split()[:1] == ["transcripts"] and line.split()[1:4] == ["5", "2", "7"] for line in text.splitlines()), text
+    assert not (tmp_path / "no_home").exists()  # status writes nothing

@@ -1,10 +1,13 @@
-"""Materialization metadata shared by the assets: previews and column docs from the contracts."""
+"""What the assets share: owners, previews and column docs from the contracts."""
 
 from __future__ import annotations
 
 import dagster as dg
 import pandera.polars as pa
 import polars as pl
+
+OWNERS = ["team:data-engineering"]
+"""Who answers for every asset of the project (shown in the UI)."""
 
 
 def preview(frame: pl.DataFrame, *, rows: int = 5, width: int = 60) -> dg.MetadataValue:

@@ -519,15 +519,7 @@ def _publish(run: CoreRun, warehouse: Warehouse, pool, scratch: str, *, kept: pl
                 violations.setdefault(done.table, []).append(done.violation)
             if done.new_rows is not None:
                 run.new_quarantine = done.new_rows
-        for table in TABLES:
-            cases = violations.get(table)
-            run.audits.append(
-                Audit(
-                    table, "matches_contract", cases is None,
-                    "every row about to be written satisfies the table's pandera model" if cases is None else "rows about to be written break the contract",
-                    {} if cases is None else {"failure_cases": pl.concat(cases, how="diagonal_relaxed").head(20).to_dicts()},
-                )
-            )
+        run.audits += [contract_audit(table, violations.get(table)) for table in TABLES]
         if violations:
             raise AuditFailed(run.audits)
         if batch is not None:
@@ -542,6 +534,15 @@ def _publish(run: CoreRun, warehouse: Warehouse, pool, scratch: str, *, kept: pl
     run.published = True
     for table in TABLES:
         run.rows_in_table[table] = warehouse.row_count(table)
+
+
+def contract_audit(table: str, cases: list[pl.DataFrame] | None) -> Audit:
+    """The blocking ``matches_contract`` check of a table from the failure cases of its staged files (None: none failed)."""
+    return Audit(
+        table, "matches_contract", not cases,
+        "every row about to be written satisfies the table's pandera model" if not cases else "rows about to be written break the contract",
+        {"failure_cases": pl.concat(cases, how="diagonal_relaxed").head(20).to_dicts()} if cases else {},
+    )
 
 
 def _known_sources(warehouse: Warehouse, files: list[RawFile]) -> pl.DataFrame:

@@ -9,7 +9,7 @@ the rows against ``ThemePrevalenceModel`` and replaces the table's one file atom
 import dagster as dg
 import polars as pl
 
-from etl_project.defs.metadata import column_schema, preview
+from etl_project.defs.metadata import OWNERS, column_schema, preview
 from etl_project.defs.resources import WarehouseResource
 from etl_project.lib.prevalence import LAYOUT, TABLE, Rates, prevalence_table
 from etl_project.lib.themes import THEME_FLAGS, error_rates
@@ -17,6 +17,8 @@ from etl_project.lib.warehouse import PART_FILE
 from etl_project.schemas import ThemePrevalenceModel
 
 CONTRACT_CHECK = "contract"
+CODE_VERSION = "prevalence-1"
+"""Bumped when the estimate changes for the same flags (the method's error rates come with the flags' method_version)."""
 
 
 def dominant_method(flags: pl.DataFrame) -> tuple[str, str, dict[str, int]]:
@@ -34,6 +36,9 @@ def dominant_method(flags: pl.DataFrame) -> tuple[str, str, dict[str, int]]:
     group_name="themes",
     deps=["theme_flags"],
     kinds={"polars", "parquet"},
+    code_version=CODE_VERSION,
+    owners=OWNERS,
+    tags={"layer": "themes", "pii": "none"},
     check_specs=[dg.AssetCheckSpec(CONTRACT_CHECK, asset=TABLE, blocking=True, description="The rows satisfy ThemePrevalenceModel; nothing is written otherwise.")],
 )
 def theme_prevalence(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -15,6 +15,7 @@ import io
 import dagster as dg
 import polars as pl
 
+from etl_project.defs.metadata import OWNERS
 from etl_project.defs.resources import WarehouseResource
 from etl_project.lib.themes import THEME_FLAGS
 
@@ -178,7 +179,14 @@ def chart_png(prev: pl.DataFrame, *, title: str, estimates: pl.DataFrame | None 
     return buffer.getvalue()
 
 
-@dg.asset(group_name="themes", deps=["theme_flags", "theme_prevalence"], kinds={"polars", "markdown"})
+@dg.asset(
+    group_name="themes",
+    deps=["theme_flags", "theme_prevalence"],
+    kinds={"polars", "markdown"},
+    code_version="report-1",
+    owners=OWNERS,
+    tags={"layer": "report", "pii": "none"},
+)
 def theme_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Prevalence of each theme flag per split over the whole warehouse, beside the published comparators (chart + table)."""
     wh = warehouse.get()

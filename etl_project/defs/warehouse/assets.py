@@ -5,6 +5,11 @@ the sensor, the schedule, a launch or backfill in the UI, the cluster). Its body
 :func:`etl_project.lib.pipeline.run_batch` over the partition's files: stage in a run-owned scratch
 folder, run the blocking checks on the staged rows, then publish all four tables as one commit.
 Nothing crosses an IO manager: the step returns metadata, never frames.
+
+The step is subsettable for one purpose: selected alone (job ``reflag_theme_flags``, or
+``theme_flags`` picked in the UI when its code version shows the flagging method changed),
+``theme_flags`` is re-derived from the stored ``turns`` (:func:`etl_project.lib.reflag.reflag`), with
+no raw file read. Any other subset is refused: the core makes the four tables together.
 """
 
 
@@ -17,11 +22,12 @@ import dagster as dg
 from pydantic import Field
 
 from etl_project.defs.ingest.partitions import ingest_batches
-from etl_project.defs.metadata import column_schema, preview
+from etl_project.defs.metadata import OWNERS, column_schema, preview
 from etl_project.defs.profiles import WAREHOUSE_WRITES_POOL
 from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
 from etl_project.lib.alerts import Alert
 from etl_project.lib.pipeline import TABLES, Audit, AuditFailed, CoreRun, run_batch
+from etl_project.lib.reflag import ReflagRun, reflag
 from etl_project.lib.themes import method_version, resolve_method
 
 TABLE_DESCRIPTIONS = {
@@ -54,7 +60,6 @@ class WarehouseRunConfig(dg.Config):
 
 CORE_CODE_VERSION = "core-2"
 """Bumped when the rows the core makes for a table change for the same input (README, schema versions)."""
-OWNERS = ["team:data-engineering"]
 FRESH_WITHIN = dt.timedelta(hours=int(os.environ.get("ETL_FRESHNESS_HOURS", "26")))
 """A table is stale when no batch was published for this long: the daily schedule plus slack (ETL_FRESHNESS_HOURS)."""
 
@@ -83,6 +88,7 @@ def code_version(table: str) -> str:
     check_specs=[dg.AssetCheckSpec(name, asset=table, blocking=True, description=text) for (table, name), text in AUDITS.items()],
     partitions_def=ingest_batches,
     pool=WAREHOUSE_WRITES_POOL,
+    can_subset=True,
 )
 def warehouse_tables(
     context: dg.AssetExecutionContext,
@@ -91,8 +97,16 @@ def warehouse_tables(
     warehouse: WarehouseResource,
     alerter: Alerter,
 ) -> Iterator:
-    """The batch's raw files -> transcripts, turns, theme_flags and quarantine, published together."""
+    """The batch's raw files -> transcripts, turns, theme_flags and quarantine, published together;
+    theme_flags selected alone: re-derived from the stored turns (module docstring)."""
     key = context.partition_key
+    selected = {asset.to_user_string() for asset in context.selected_asset_keys}
+    if selected == {REFLAGGED}:
+        yield from reflag_step(context, config, warehouse, alerter)
+        return
+    if selected != set(TABLES):
+        raise dg.Failure(description=f"{', '.join(sorted(selected))}: the core makes {', '.join(TABLES)} together; "
+                         f"select all four, or {REFLAGGED} alone to re-derive it from the stored turns")
     try:
         run = run_batch(
             raw_folder.root,
@@ -106,23 +120,54 @@ def warehouse_tables(
             progress=lambda message: context.log.info(f"batch {key}: {message}"),
         )
     except AuditFailed as failed:
-        yield from check_results(failed.audits)
-        failures = [a for a in failed.audits if not a.passed]
-        alerter.raise_alert(
-            context.log,
-            Alert(
-                kind="check_failed",
-                severity="ERROR",
-                summary=f"batch {key} not published: " + "; ".join(f"{a.table}.{a.name} failed ({a.description})" for a in failures),
-                details={"batch": key, "checks": [{"table": a.table, "check": a.name, **a.details} for a in failures]},
-                run_id=context.run.run_id,
-            ),
-        )
-        raise dg.Failure(description=str(failed), metadata={"failed_checks": [f"{a.table}.{a.name}" for a in failures]}) from failed
+        yield from not_published(context, alerter, failed, f"batch {key}", {"batch": key})
     for table in TABLES:
         yield dg.MaterializeResult(asset_key=table, metadata=table_metadata(run, table))
     yield from check_results(run.audits)
     alert_on_inputs(context, alerter, key, run)
+
+
+REFLAGGED = "theme_flags"
+
+
+def reflag_step(context: dg.AssetExecutionContext, config: WarehouseRunConfig, warehouse: WarehouseResource, alerter: Alerter) -> Iterator:
+    """theme_flags from the stored turns with the configured method; transcripts already flagged by it are kept."""
+    try:
+        done = reflag(warehouse.root, config.theme_method, holder={"run_id": context.run.run_id}, progress=lambda message: context.log.info(f"reflag: {message}"))
+    except AuditFailed as failed:
+        yield from not_published(context, alerter, failed, "reflag", {"reflag": True})
+    yield dg.MaterializeResult(asset_key=REFLAGGED, metadata=reflag_metadata(done))
+    yield from check_results(done.audits)
+
+
+def not_published(context: dg.AssetExecutionContext, alerter: Alerter, failed: AuditFailed, what: str, details: dict) -> Iterator:
+    """A blocking check failed on the staged rows: report the checks, alert, fail the step (nothing was published)."""
+    yield from check_results(failed.audits)
+    failures = [a for a in failed.audits if not a.passed]
+    alerter.raise_alert(
+        context.log,
+        Alert(
+            kind="check_failed",
+            severity="ERROR",
+            summary=f"{what} not published: " + "; ".join(f"{a.table}.{a.name} failed ({a.description})" for a in failures),
+            details={**details, "checks": [{"table": a.table, "check": a.name, **a.details} for a in failures]},
+            run_id=context.run.run_id,
+        ),
+    )
+    raise dg.Failure(description=str(failed), metadata={"failed_checks": [f"{a.table}.{a.name}" for a in failures]}) from failed
+
+
+def reflag_metadata(done: ReflagRun) -> dict:
+    return {
+        "dagster/column_schema": column_schema(TABLES[REFLAGGED]["model"]),
+        "dagster/row_count": done.rows_in_table,
+        "method": f"{done.method} {done.method_version}",
+        "transcripts_reflagged": done.reflagged,
+        "transcripts_already_of_this_version": done.transcripts - done.reflagged,
+        "files_written": done.files_written,
+        "seconds": round(done.seconds, 2),
+        "raw_files_read": 0,
+    }
 
 
 def table_metadata(run: CoreRun, table: str) -> dict:

@@ -1,0 +1,133 @@
+"""Re-derive ``theme_flags`` from the stored ``turns`` after a change of flagging method (no Dagster).
+
+The flags of a transcript are a function of its turns and the method; the warehouse keeps both the
+turns and, on every flags row, the ``method`` and ``method_version`` that made it. So a method change
+needs no raw file: per warehouse file (split and id bucket, as the core writes them), the transcripts
+whose stored flags are not of the wanted method version have their stored turns flagged again, and
+the ``theme_flags`` file is merged and staged exactly as the core stages it
+(:func:`etl_project.lib.pipeline._flag_bucket` and ``_stage_file``: same contract check, same
+layout), then every file is published in one commit (:mod:`etl_project.lib.commit`).
+
+**The flag cache.** Flags rows are rewritten in the same commit as their transcript whenever its
+content changes, so a published row of the wanted ``(method, method_version)`` is the flags of the
+transcript's current content by that method: it is kept, not computed again. Each transcript is
+flagged once per method version, and a second reflag with the same method changes nothing.
+
+The whole reflag runs under the warehouse write lock (other writers wait; readers never do), so the
+turns it reads are the turns it publishes flags for.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from etl_project.lib.commit import Commit, _recover_locked
+from etl_project.lib.pipeline import (
+    _SCRATCH_PREFIX,
+    _SPILL,
+    Audit,
+    AuditFailed,
+    _flag_bucket,
+    _stage_file,
+    _Staged,
+    contract_audit,
+    default_workers,
+    run_calls,
+    worker_pool,
+)
+from etl_project.lib.themes import method_version, resolve_method
+from etl_project.lib.warehouse import Warehouse
+
+TABLE = "theme_flags"
+
+
+@dataclass
+class ReflagRun:
+    method: str
+    method_version: str
+    transcripts: int = 0  # transcripts in the turns table
+    reflagged: int = 0  # of those, flagged again now (the rest already had flags of this version)
+    files_written: int = 0
+    rows_in_table: int = 0
+    audits: list[Audit] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def targets(warehouse: Warehouse) -> list[tuple[str, str]]:
+    """(split, bucket) of every turns file: the files whose flags may need deriving."""
+    return sorted({(path.parent.name.partition("=")[2], path.name.removeprefix("part-").removesuffix(".parquet")) for path in warehouse.partition_files("turns")})
+
+
+def _reflag_file(warehouse_root: str, commit_id: str, target: tuple[str, str], scratch: str, method: str, version: str) -> tuple[int, int, _Staged | None]:
+    """Flag the transcripts of one warehouse file whose stored flags are not of ``version``, and stage
+    the merged flags file in the commit. Returns (transcripts in the file, reflagged, what was staged)."""
+    warehouse = Warehouse(warehouse_root)
+    ids = warehouse.read("turns", columns=["transcript_id"], files=[target])  # one small column first: usually all are cached
+    if ids is None:
+        return 0, 0, None
+    ids = ids.unique()
+    stored = warehouse.read(TABLE, columns=["transcript_id", "method", "method_version"], files=[target])
+    cached = ids.head(0) if stored is None else stored.filter((pl.col("method") == method) & (pl.col("method_version") == version)).select("transcript_id")
+    stale = ids.join(cached, on="transcript_id", how="anti")
+    if stale.is_empty():
+        return ids.height, 0, None
+    turns = warehouse.read("turns", columns=["transcript_id", "split", "turn_index", "speaker", "text"], files=[target])
+    bucket = f"split={target[0]}/bucket={target[1]}"
+    folder = Path(scratch) / "turns" / bucket
+    folder.mkdir(parents=True, exist_ok=True)
+    turns.join(stale, on="transcript_id", how="semi").write_ipc(folder / f"turns{_SPILL}")
+    _flag_bucket(scratch, bucket, method)
+    return ids.height, stale.height, _stage_file(warehouse_root, commit_id, TABLE, target, scratch, None, None)
+
+
+def reflag(warehouse_root: Path | str, method: str | None = None, *, workers: int | None = None, holder: dict | None = None, progress=None) -> ReflagRun:
+    """``theme_flags`` re-derived from the stored ``turns`` by ``method`` (default: ``ETL_THEME_METHOD``,
+    else the default method) for every transcript whose flags are of another method version; one
+    commit. Raises :class:`AuditFailed` (nothing published) when the merged rows break the contract."""
+    say = progress or (lambda message: None)
+    clock = time.perf_counter()
+    name = resolve_method(method)
+    run = ReflagRun(method=name, method_version=method_version(name))
+    warehouse = Warehouse(warehouse_root)
+    scratch_root = os.environ.get("ETL_SCRATCH_DIR") or tempfile.gettempdir()  # as the core's: a killed run's is removed by the next core run
+    scratch = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-reflag-", dir=scratch_root)
+    try:
+        with warehouse.locked(holder={"reflag": run.method_version, **(holder or {})}):
+            _recover_locked(warehouse)
+            warehouse.clear_staging()
+            files = targets(warehouse)
+            say(f"re-deriving {TABLE} ({name} {run.method_version}) from the turns of {len(files)} warehouse file(s)")
+            commit = Commit(warehouse, label=f"reflag {run.method_version}")
+            try:
+                pool = worker_pool(min(workers or default_workers(), max(len(files), 1)) - 1)
+                done = run_calls(pool, [(_reflag_file, str(warehouse.uri), commit.id, t, scratch, name, run.method_version) for t in files])
+                violations = []
+                for transcripts, reflagged, staged in done:
+                    run.transcripts += transcripts
+                    run.reflagged += reflagged
+                    if staged is None:
+                        continue
+                    commit.adopt(staged.moves, staged.deletes)
+                    run.files_written += len(staged.moves) + len(staged.deletes)
+                    if staged.violation is not None:
+                        violations.append(staged.violation)
+                run.audits = [contract_audit(TABLE, violations)]
+                if violations:
+                    raise AuditFailed(run.audits)
+                commit.commit()
+            except BaseException:
+                commit.abort()
+                raise
+        run.rows_in_table = warehouse.row_count(TABLE)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    run.seconds = time.perf_counter() - clock
+    say(f"{run.reflagged} of {run.transcripts} transcript(s) flagged again, {run.files_written} file(s) written")
+    return run
