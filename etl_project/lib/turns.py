@@ -55,7 +55,8 @@ def split_turns(transcripts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     contiguous within each transcript (ids must be unique). Transcripts without any label produce no
     rows (see :func:`preamble_chars` to tell why).
     """
-    lf = transcripts.lazy().select("transcript_id", "split", "text")
+    # sorted by id before the explode, so the turns come out in order without sorting them
+    lf = transcripts.lazy().select("transcript_id", "split", "text").sort("transcript_id")
     pieces = (
         lf.with_columns(
             pl.col("text")
@@ -64,8 +65,8 @@ def split_turns(transcripts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
             .alias("piece")
         )
         .drop("text")
-        .explode("piece")
-        .with_columns((pl.int_range(pl.len()).over("transcript_id") - 1).alias("turn_index"))
+        .with_columns(pl.int_ranges(-1, pl.col("piece").list.len() - 1, dtype=pl.Int32).alias("turn_index"))  # the preamble is -1
+        .explode("piece", "turn_index")
     )
     return (
         pieces.filter(pl.col("turn_index") >= 0)
@@ -76,11 +77,9 @@ def split_turns(transcripts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
             .str.slice(pl.col("speaker_label").str.len_chars() + 1)
             .str.strip_chars()
             .alias("text"),
-            pl.col("turn_index").cast(pl.Int32),
         )
         .with_columns(count_words(pl.col("text")).alias("n_words"))
         .select("transcript_id", "split", "turn_index", "speaker", "speaker_label", "text", "n_words")
-        .sort("transcript_id", "turn_index")
         .collect()
     )
 
