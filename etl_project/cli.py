@@ -25,7 +25,6 @@ import sys
 import gc
 import io
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -278,7 +277,6 @@ def _run_batches(args: argparse.Namespace, keys: list[str], raw: Path, warehouse
     failed: list[tuple[str, str, list[str]]] = []
     if _CONSOLE["script"]:
         gc.freeze()  # Dagster's and the definitions' objects live as long as the process: no collection walks them again
-    threading.Thread(target=_import_for_last_steps, name="etl-warm-up", daemon=True).start()
     for number, key in enumerate(keys, 1):
         run_id = str(uuid.uuid4())  # known before the run starts, so the progress display can follow its events
         progress = Progress([node.name for node in job.graph.nodes], stream=terminal, enabled=not args.no_progress)
@@ -333,21 +331,6 @@ def _run_batches(args: argparse.Namespace, keys: list[str], raw: Path, warehouse
     print(f"  time taken            {elapsed:.1f} s")
     print(f"  warehouse             {warehouse}")
     return EXIT_OK
-
-
-def _import_for_last_steps() -> None:
-    """Import what the steps after ``warehouse_tables`` load on first use (Great Expectations, seconds;
-    matplotlib), on a thread while the core's processes work, so they start at once."""
-    try:
-        from etl_project.lib.expectations import warm_up
-
-        warm_up()
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
-    except Exception:  # noqa: BLE001 - only a head start: the steps import what they need themselves
-        pass
 
 
 def reflag(args: argparse.Namespace) -> int:

@@ -110,11 +110,6 @@ def _batch_definition():
     return gx, source.add_dataframe_asset("measures").add_batch_definition_whole_dataframe("whole")
 
 
-def warm_up() -> None:
-    """Import Great Expectations and build its context now (seconds), e.g. on a thread while the core works."""
-    _batch_definition()
-
-
 def _plain(value: Any) -> Any:
     """numpy scalars and tuples -> JSON-friendly Python values."""
     if hasattr(value, "item"):
