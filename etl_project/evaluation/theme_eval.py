@@ -162,7 +162,7 @@ class TrainedProcedure:
 
     def fit(self, train: DevSet) -> Predictor:
         from etl_project.evaluation.theme_train import fit_model
-        from etl_project.lib import theme_model
+        from etl_project.lib import theme_model, theme_terms
 
         model = fit_model(train, self.cfg)
 
@@ -172,7 +172,10 @@ class TrainedProcedure:
                 .select("transcript_id", pl.col("turn_index").cast(pl.Int32), "text")
                 .sort("transcript_id", "turn_index")
             )
-            evidence = theme_model.model_evidence(model, participant)
+            if isinstance(model, theme_terms.TermModel):
+                evidence = theme_terms.term_evidence(model, participant)
+            else:
+                evidence = theme_model.model_evidence(model, participant)
             flags = themes.assemble(
                 pl.DataFrame({"transcript_id": list(test.ids), "split": ["x"] * len(test.ids)}), evidence, self.name, model.version
             )

@@ -287,20 +287,48 @@ def turn_lexicon_hits(participant: pl.DataFrame) -> np.ndarray:
 
 
 def transcript_scores(turn_rows_transcript: np.ndarray, scores: np.ndarray, n_transcripts: int) -> tuple[np.ndarray, np.ndarray]:
-    """(max score, row of the top turn) per transcript and flag; transcripts without turns get -inf / -1."""
+    """(max score, row of the top turn) per transcript and flag; transcripts without turns get -inf / -1.
+
+    Ties: the first row. Rows grouped by transcript (sorted ``turn_rows_transcript``, as every caller
+    has them) take segment reductions; other inputs a sort per flag.
+    """
     best = np.full((n_transcripts, scores.shape[1]), -np.inf)
     top = np.full((n_transcripts, scores.shape[1]), -1, dtype=np.int64)
     if scores.shape[0] == 0:
         return best, top
+    t = turn_rows_transcript
+    if np.all(t[1:] >= t[:-1]):
+        starts = np.r_[0, np.nonzero(np.diff(t))[0] + 1]
+        seg_best = np.maximum.reduceat(scores, starts, axis=0)
+        segment = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(t)]))
+        rows = np.arange(len(t))[:, None]
+        first = np.minimum.reduceat(np.where(scores == seg_best[segment], rows, len(t)), starts, axis=0)
+        best[t[starts]] = seg_best
+        top[t[starts]] = first
+        return best, top
     for j in range(scores.shape[1]):
         s = scores[:, j]
-        idx = np.lexsort((-s, turn_rows_transcript))  # by transcript, best score first
-        first = np.ones(len(idx), dtype=bool)
-        first[1:] = turn_rows_transcript[idx][1:] != turn_rows_transcript[idx][:-1]
-        chosen = idx[first]
-        best[turn_rows_transcript[chosen], j] = s[chosen]
-        top[turn_rows_transcript[chosen], j] = chosen
+        idx = np.lexsort((-s, t))  # by transcript, best score first
+        head = np.ones(len(idx), dtype=bool)
+        head[1:] = t[idx][1:] != t[idx][:-1]
+        chosen = idx[head]
+        best[t[chosen], j] = s[chosen]
+        top[t[chosen], j] = chosen
     return best, top
+
+
+def best_sentences(sentence_turn: np.ndarray, sentence_raw: np.ndarray, turn_row: np.ndarray, flag_idx: np.ndarray) -> np.ndarray:
+    """For each (turn, flag) pair, the sentence (row) of that turn with the highest ``sentence_raw`` for
+    the flag (ties: the first). ``sentence_turn`` is sorted; every pair's turn has a sentence."""
+    lo = np.searchsorted(sentence_turn, turn_row, side="left")
+    hi = np.searchsorted(sentence_turn, turn_row, side="right")
+    sizes = hi - lo
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    sid = np.repeat(lo - starts, sizes) + np.arange(int(sizes.sum()))
+    values = sentence_raw[sid, np.repeat(flag_idx, sizes)]
+    seg_max = np.maximum.reduceat(values, starts)
+    pair = np.repeat(np.arange(len(turn_row)), sizes)
+    return np.minimum.reduceat(np.where(values == seg_max[pair], sid, np.iinfo(np.int64).max), starts)
 
 
 # --------------------------------------------------------------------------- #
@@ -315,29 +343,27 @@ def model_evidence(model: TurnModel, participant: pl.DataFrame) -> pl.DataFrame:
     """
     if participant.height == 0:
         return pl.DataFrame(schema=_EVIDENCE_ROWS)
+    return evidence_from_scores(participant, score_turns(model, participant), model.threshold)
+
+
+def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: np.ndarray) -> pl.DataFrame:
+    """Evidence rows of a per-turn model (any: :mod:`theme_terms` shares it) from its scores.
+
+    A flag is set where the transcript's top turn score reaches ``threshold``; the quote is that
+    turn's sentence with the highest contribution to the flag's score (ties: the first).
+    """
     transcript = participant.get_column("transcript_id").rle_id().to_numpy().astype(np.int64)
     n_transcripts = int(transcript[-1]) + 1
-    scored = score_turns(model, participant)
     scores = scored.turn.copy()
     has_sentence = np.zeros(participant.height, dtype=bool)
     has_sentence[scored.sentence_turn] = True
     scores[~has_sentence] = -np.inf  # a turn without a sentence cannot be evidence
     best, top = transcript_scores(transcript, scores, n_transcripts)
-    t_idx, flag_idx = np.nonzero(best >= model.threshold)
+    t_idx, flag_idx = np.nonzero(best >= threshold)
     if len(t_idx) == 0:
         return pl.DataFrame(schema=_EVIDENCE_ROWS)
     turn_row = top[t_idx, flag_idx]
-    # the best sentence of every turn for every flag, in one grouped pass (first maximum wins)
-    raw = pl.DataFrame(scored.sentence_raw, schema=[f"f{j}" for j in range(len(THEME_FLAGS))])
-    best_sentence = (
-        raw.with_columns(pl.Series("turn_row", scored.sentence_turn), pl.int_range(pl.len(), dtype=pl.Int64).alias("sid"))
-        .group_by("turn_row")
-        .agg(pl.col("sid").gather(pl.col(f"f{j}").arg_max()).first().alias(f"f{j}") for j in range(len(THEME_FLAGS)))
-        .sort("turn_row")
-    )
-    position = np.searchsorted(best_sentence.get_column("turn_row").to_numpy(), turn_row)
-    table = best_sentence.drop("turn_row").to_numpy()
-    sid = table[position, flag_idx]
+    sid = best_sentences(scored.sentence_turn, scored.sentence_raw, turn_row, flag_idx)
     quote = scored.sentences.get_column("sentence").gather(sid).str.slice(0, MAX_QUOTE_CHARS).str.strip_chars()
     return pl.DataFrame(
         {

@@ -59,8 +59,20 @@ def _model_method(name: str, artefact: str) -> Method:
     )
 
 
+def _terms_method(name: str, artefact: str) -> Method:
+    from etl_project.lib import theme_terms
+
+    path = theme_terms.MODEL_PATH.parent / artefact
+    return Method(
+        name=name,
+        version=lambda: theme_terms.load_model(path).version,
+        evidence=lambda participant: theme_terms.term_evidence(theme_terms.load_model(path), participant),
+    )
+
+
 METHODS: dict[str, Method] = {
     "lexicon": Method("lexicon", lambda: theme_engine.METHOD_VERSION, theme_engine.lexicon_evidence),
+    "terms_lexicon": _terms_method("terms_lexicon", "theme_terms_lexicon_lr.npz"),
     "tfidf": _model_method("tfidf", "theme_tfidf_lr.npz"),
     "tfidf_lexicon": _model_method("tfidf_lexicon", "theme_tfidf_lexicon_lr.npz"),
 }
