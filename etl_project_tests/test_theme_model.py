@@ -25,14 +25,43 @@ def sample_turns() -> pl.DataFrame:
     return pipeline_turns(SAMPLE_RAW)
 
 
+ARTEFACTS = {"tfidf": "theme_tfidf_lr.npz", "tfidf_lexicon": "theme_tfidf_lexicon_lr.npz", "terms_lexicon": "theme_terms_lexicon_lr.npz"}
+
+
 def test_shipped_artefacts_are_small_and_load_offline():
+    from etl_project.lib import theme_terms
+
+    assert set(MODEL_METHODS) == set(ARTEFACTS)
     for name in MODEL_METHODS:
-        path = theme_model.MODEL_PATH.parent / {"tfidf": "theme_tfidf_lr.npz", "tfidf_lexicon": "theme_tfidf_lexicon_lr.npz"}[name]
+        path = theme_model.MODEL_PATH.parent / ARTEFACTS[name]
         assert path.stat().st_size < 2.5e6
-        model = theme_model.TurnModel.load(path)
-        assert model.coef.shape == (len(model.unigrams) + len(model.bigrams), len(THEME_FLAGS))
+        if name == "terms_lexicon":
+            model = theme_terms.TermModel.load(path)
+            assert model.coef.shape == (len(model.terms), len(THEME_FLAGS)) and list(model.terms) == sorted(set(model.terms))
+            assert model.uses_lexicon and all(t.startswith(" ") for t in model.terms)
+        else:
+            model = theme_model.TurnModel.load(path)
+            assert model.coef.shape == (len(model.unigrams) + len(model.bigrams), len(THEME_FLAGS))
         assert np.all((model.tpr > model.fpr) & (model.tpr <= 1) & (model.fpr >= 0))
         assert model.version == themes.method_version(name)
+
+
+def test_the_shared_pass_finds_the_lexicon_hits_and_the_terms_as_separate_passes_do(sample_turns):
+    """theme_engine.hits_and_terms: one Aho-Corasick pass for the lexicon's prefilter and the model's terms."""
+    from etl_project.lib import theme_engine, theme_terms
+
+    participant = sample_turns.filter(pl.col("speaker") == "participant").select("transcript_id", "turn_index", "text").head(400)
+    norm = theme_model.sentences(participant).get_column("norm")
+    terms = theme_terms.load_model(theme_terms.MODEL_PATH).terms
+    hits, (row, tid) = theme_engine.hits_and_terms(norm, terms)
+    alone = theme_engine._hits(norm)
+    assert hits.sort("sid", "flag").equals(alone.sort("sid", "flag")) and alone.height > 0
+    row2, tid2 = theme_terms.term_occurrences(norm, terms)
+    assert len(row) > 0 and np.array_equal(row, row2) and np.array_equal(np.sort(row * len(terms) + tid), np.sort(row2 * len(terms) + tid2))
+    # terms are word starts: " replac" matches "Replaced" at a sentence start, never inside a word
+    small = pl.Series(["replaced it", "it irreplaceable", "we replace"])
+    r, t = theme_terms.term_occurrences(theme_model.sentences(pl.DataFrame({"transcript_id": ["a"] * 3, "turn_index": [0, 1, 2], "text": small})).get_column("norm"), (" replac",))
+    assert r.tolist() == [0, 2] and t.tolist() == [0, 0]
 
 
 def test_runtime_needs_neither_scikit_learn_nor_the_network():
@@ -127,11 +156,38 @@ def test_method_selection(monkeypatch):
     assert flag_themes(turns)["method"].to_list() == ["lexicon"]
 
 
-def test_output_is_independent_of_row_order_and_chunk_edges(sample_turns):
-    first = flag_themes(sample_turns, method="tfidf")
-    assert first.equals(flag_themes(sample_turns.sample(fraction=1.0, shuffle=True, seed=3), method="tfidf"))
-    empty = flag_themes(sample_turns.head(0), method="tfidf")
+@pytest.mark.parametrize("method", ["tfidf", "terms_lexicon"])
+def test_output_is_independent_of_row_order_and_chunk_edges(sample_turns, method):
+    first = flag_themes(sample_turns, method=method)
+    assert first.equals(flag_themes(sample_turns.sample(fraction=1.0, shuffle=True, seed=3), method=method))
+    empty = flag_themes(sample_turns.head(0), method=method)
     assert empty.height == 0 and empty.columns == first.columns
+
+
+def test_top_turn_and_best_sentence_reductions_match_a_plain_loop():
+    rng = np.random.default_rng(0)
+    transcript = np.sort(rng.integers(0, 40, 300))
+    scores = np.round(rng.normal(size=(300, 3)), 1)  # ties on purpose
+    best, top = theme_model.transcript_scores(transcript, scores, 41)
+    for t in range(41):
+        rows = np.nonzero(transcript == t)[0]
+        for j in range(3):
+            if len(rows) == 0:
+                assert best[t, j] == -np.inf and top[t, j] == -1
+            else:
+                assert best[t, j] == scores[rows, j].max() and top[t, j] == rows[np.argmax(scores[rows, j])]
+    shuffled = rng.permutation(300)  # unsorted input takes the per-flag sort: the same maxima
+    b2, t2 = theme_model.transcript_scores(transcript[shuffled], scores[shuffled], 41)
+    found = t2 >= 0
+    assert np.array_equal(b2, best) and np.array_equal(scores[shuffled[t2[found]], np.nonzero(found)[1]], best[found])
+    sentence_turn = np.sort(rng.integers(0, 50, 200))
+    raw = np.round(rng.normal(size=(200, 3)), 1)
+    turns = np.unique(sentence_turn)
+    pairs_turn, pairs_flag = np.repeat(turns, 3), np.tile(np.arange(3), len(turns))
+    sid = theme_model.best_sentences(sentence_turn, raw, pairs_turn, pairs_flag)
+    for s, t, j in zip(sid, pairs_turn, pairs_flag):
+        rows = np.nonzero(sentence_turn == t)[0]
+        assert s == rows[np.argmax(raw[rows, j])]
 
 
 def test_training_is_reproducible_on_a_tiny_subset(tmp_path: Path):
@@ -151,3 +207,23 @@ def test_training_is_reproducible_on_a_tiny_subset(tmp_path: Path):
     other = tmp_path / "c.npz"
     fit_model(small, TrainConfig(version="test", inner_folds=3, min_df_unigram=2, min_df_bigram=2, seed=1)).save(other)
     assert other.read_bytes() != a.read_bytes()  # the seed matters (inner folds), so it is recorded
+
+
+def test_term_model_training_is_reproducible_on_a_tiny_subset(tmp_path: Path):
+    pytest.importorskip("sklearn")
+    from etl_project.evaluation.theme_data import load_dev_set
+    from etl_project.evaluation.theme_train import TermConfig, fit_model
+    from etl_project.lib import theme_terms
+
+    dev = load_dev_set(SAMPLE_RAW, DEV_LABELS)
+    small = dev.subset(dev.ids[:40])
+    cfg = TermConfig(version="test-terms", inner_folds=3, min_df=2, max_df_share=0.2)
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    fit_model(small, cfg).save(a)
+    fit_model(small, cfg).save(b)
+    assert a.read_bytes() == b.read_bytes()
+    model = theme_terms.TermModel.load(a)
+    assert model.version == "test-terms" and 10 < len(model.terms) and np.any(model.coef)
+    participant = dev.turns.filter(pl.col("speaker") == "participant").select("transcript_id", "turn_index", "text").sort("transcript_id", "turn_index")
+    evidence = theme_terms.term_evidence(model, participant)
+    assert evidence.height > 0 and set(evidence.columns) == {"transcript_id", "flag", "turn_index", "quote"}

@@ -11,8 +11,8 @@ DESCRIPTIONS = {
     "lexicon": "regex cues per flag, judged per sentence (rule data `etl_project/lib/theme_lexicon.py`, engine `theme_engine.py`); written by reading the 180 sample transcripts",
     "tfidf": "per-turn TF-IDF (words and within-sentence word pairs) + logistic regression per flag, trained on the coders' evidence turns (positives) and the turns of transcripts without the flag (negatives); a transcript's score is its top turn's; per-flag threshold from an inner 5-fold CV (`etl_project/lib/theme_model.py`, artefact `models/theme_tfidf_lr.npz`)",
     "tfidf_lexicon": "the same model with the lexicon's 14 per-turn hits as extra features: runs both engines (`models/theme_tfidf_lexicon_lr.npz`)",
+    "terms_lexicon": "per-turn logistic regression on a few thousand key terms (word starts `\" replac\"` and word pairs, chosen by an L1 fit inside the training data, TF-IDF weighted) + the lexicon's 14 per-turn hits; the terms are found by the lexicon's own Aho-Corasick pass (`str.extract_many`), so it costs the lexicon plus one sparse product (`etl_project/lib/theme_terms.py`, artefact `models/theme_terms_lexicon_lr.npz`)",
 }
-BUDGET_50K_S = 8.2  # 25 % of the core's 32.7 s wall at 50,000 transcripts (BENCHMARKS.md, lexicon v1.2 era)
 
 
 def _f(x: float) -> str:
@@ -164,12 +164,18 @@ def _choice(report: dict) -> list[str]:
         return out + [f"* Default `{default}`, `best` = `{best}` (the held-apart figures were not computed in this run).", ""]
     key = lambda n: procs[n]["cv_on_492"]["macro_f1"]  # noqa: E731  (unseen transcripts, models trained on the rest)
     ranked = sorted(procs, key=key, reverse=True)
+    rule = report.get("rule", {})
+    budget = rule.get("budget_cpu_per_1000_s", 0.23)
+    quiet = rule.get("lexicon_quiet_cpu_per_1000_s", 0.13)
     out.append(
-        "The rule: **`best` is the method with the highest macro-F1 on the 492 transcripts no rule was written from** "
-        "(models trained on the other labelled transcripts, the setting they ship in); **the default is the most accurate "
-        "method whose flagging fits the cost budget** of `make run` (at most 25 % of the core's time at 50,000 "
-        f"transcripts: about {BUDGET_50K_S:.1f} s of the core's 32.7 s in BENCHMARKS.md, which the lexicon alone already "
-        "slightly exceeded at 27 %)."
+        "The rule (`choose` in `etl_project/evaluation/theme_eval.py`): **`best` is the method with the highest macro-F1 "
+        "on the 492 transcripts no rule was written from** (models trained on the other labelled transcripts, the setting "
+        "they ship in); **the default is the most accurate method whose flagging fits the cost budget** of `make run`: at "
+        "most 25 % of the core's time at 50,000 transcripts (about 23 s wall on 2 cores in BENCHMARKS.md, so 5.7 s wall "
+        f"or {budget:.2f} CPU s per 1,000 transcripts). The cores are shared, so a method's CPU time is taken relative to "
+        f"the lexicon's in the same run and scaled to the lexicon's {quiet:.2f} s per 1,000 on a quiet machine. "
+        f"This run's rule gives default `{rule.get('default')}` and `best` `{rule.get('best')}`; `etl_project/lib/themes.py` "
+        f"ships default `{default}` and `best` `{best}`."
     )
     out.append("")
     base_cpu = _cpu(lex)
@@ -183,37 +189,18 @@ def _choice(report: dict) -> list[str]:
             f"{e['prevalence']['mean_abs_error_estimate']:.3f}" + (f"; {cpu:.2f} s CPU per 1,000 transcripts{ratio}" if cpu else "") + "."
         )
     out.append("")
-    b, d = procs[best], procs[default]
     out.append(
-        f"**`best` = `{best}`**: +{key(best) - key('lexicon'):.3f} macro-F1 over the lexicon on the unseen 492, the best "
-        "or equal-best kappa and prevalence error; its gain is spread over the flags (see the per-flag table). It costs "
-        "the lexicon plus the model's tokenising, so it is for a researcher who switches it on "
-        "(`ETL_THEME_METHOD=best`), not for every `make run`."
+        f"**`best` = `{best}`**: +{key(best) - key('lexicon'):.3f} macro-F1 over the lexicon on the unseen 492. It is for a "
+        "researcher who switches it on (`ETL_THEME_METHOD=best`), not for every `make run`."
     )
     out.append("")
-    if default == "lexicon":
-        t = procs.get("tfidf")
-        extra = ""
-        if t:
-            extra = (
-                f" The model alone (`tfidf`) is not a better default: +{key('tfidf') - key('lexicon'):.3f} macro-F1 on the "
-                f"492, but kappa {t['cv_on_492']['macro_kappa']:.2f} against the lexicon's {lex['cv_on_492']['macro_kappa']:.2f} "
-                "(most of its F1 gain is on the common behaviour flags, where its F1-optimal thresholds flag nearly every "
-                "transcript and score what always answering \"true\" scores), a worse prevalence error "
-                f"({t['prevalence']['mean_abs_error_estimate']:.3f} against {lex['prevalence']['mean_abs_error_estimate']:.3f}), "
-                "worse `workplace_stigma` and `policy_privacy_constraint`, and "
-                + (f"{_cpu(t) / base_cpu:.1f}x" if _cpu(t) and base_cpu else "more than")
-                + " the lexicon's cost."
-            )
-        out.append(
-            "**Default = `lexicon`**: no trained method fits the cost budget (each needs every participant token "
-            "tokenised and looked up, more than the lexicon's whole literal prefilter and regexes)." + extra +
-            " So `make run` keeps the lexicon, whose quality on unseen transcripts is about 0.66, and the "
-            "`theme_prevalence` table corrects its shares with its error rates measured on the 492. If the budget can "
-            "grow, `DEFAULT` in `etl_project/lib/themes.py` is the one line to change (to `tfidf_lexicon`)."
-        )
-    else:
-        out.append(f"**Default = `{default}`**: {_f(key(default))} on the 492" + (f", {_cpu(d) / base_cpu:.1f}x the lexicon's CPU time." if _cpu(d) and base_cpu else "."))
+    d = procs[default]
+    scaled = (_cpu(d) / base_cpu * quiet) if _cpu(d) and base_cpu else None
+    out.append(
+        f"**Default = `{default}`**: {_f(key(default))} on the 492 (the lexicon: {_f(key('lexicon'))})"
+        + (f", {_cpu(d) / base_cpu:.2f}x the lexicon's CPU time in this run, about {scaled:.2f} CPU s per 1,000 transcripts "
+           f"on a quiet machine against the budget's {budget:.2f}." if scaled else ".")
+    )
     out.append("")
     return out
 

@@ -4,7 +4,9 @@ Fourteen boolean flags per transcript (``THEME_FLAGS``; definitions and coding r
 ``data/themes/TAXONOMY.md``), judged on the participant's turns only. Methods (``METHODS``):
 
 ``lexicon``        the rule lexicon (rule data :mod:`theme_lexicon`, engine :mod:`theme_engine`).
-                   The default: the only method within the flagging cost budget of ``make run``.
+``terms_lexicon``  the default: a few thousand key terms + the lexicon's per-turn hits, logistic regression
+                   per turn (:mod:`theme_terms`, artefact ``models/theme_terms_lexicon_lr.npz``), scored in
+                   the lexicon's own Aho-Corasick pass: within the flagging cost budget of ``make run``.
 ``tfidf``          per-turn TF-IDF + logistic regression trained on the 672 labelled transcripts
                    (:mod:`theme_model`, artefact ``models/theme_tfidf_lr.npz``).
 ``tfidf_lexicon``  the same model with the lexicon's per-turn hits as extra features
@@ -33,7 +35,7 @@ from etl_project.lib.theme_taxonomy import THEME_FLAGS
 __all__ = ["THEME_FLAGS", "METHODS", "DEFAULT", "BEST", "flag_themes", "resolve_method", "method_version"]
 
 METHOD_ENV = "ETL_THEME_METHOD"
-DEFAULT = "lexicon"  # fast enough for make run; see docs/THEMES.md "The choice"
+DEFAULT = "terms_lexicon"  # the most accurate method within make run's flagging budget; docs/THEMES.md "The choice"
 BEST = "tfidf_lexicon"  # most accurate on transcripts no rule or model was fitted on
 ALIASES = {"best": BEST, "default": DEFAULT}
 
