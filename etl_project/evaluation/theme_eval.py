@@ -174,6 +174,10 @@ class TrainedProcedure:
             )
             if isinstance(model, theme_terms.TermModel):
                 evidence = theme_terms.term_evidence(model, participant)
+            elif type(model).__name__ == "EncoderModel":
+                from etl_project.lib import theme_encoder
+
+                evidence = theme_encoder.encoder_evidence(model, participant)
             else:
                 evidence = theme_model.model_evidence(model, participant)
             flags = themes.assemble(
@@ -193,10 +197,11 @@ def procedures() -> list:
 # --------------------------------------------------------------------------- #
 # Cost
 # --------------------------------------------------------------------------- #
-def flagging_cost(turns: pl.DataFrame, method: str, *, copies: int = 1, repeats: int = 3) -> dict:
+def flagging_cost(turns: pl.DataFrame, method: str, *, copies: int = 1, repeats: int = 3, warm: bool = True) -> dict:
     """Median wall and CPU seconds of ``flag_themes(method=...)`` on ``copies`` copies of ``turns`` (after a warm-up)."""
     big = turns if copies == 1 else pl.concat([turns.with_columns(pl.col("transcript_id") + f"_c{i}") for i in range(copies)])
-    flag_themes(turns.head(5000), method=method)
+    if warm:
+        flag_themes(turns.head(5000), method=method)
     walls, cpus = [], []
     for _ in range(repeats):
         w, c = time.perf_counter(), time.process_time()
@@ -217,6 +222,26 @@ def flagging_cost(turns: pl.DataFrame, method: str, *, copies: int = 1, repeats:
         "cores": os.cpu_count(),
         "load_average_1min": os.getloadavg()[0],
     }
+
+
+ENCODER_COST_TRANSCRIPTS = 40
+
+
+def encoder_cost(turns: pl.DataFrame, method: str, *, transcripts: int = ENCODER_COST_TRANSCRIPTS) -> dict:
+    """:func:`flagging_cost` of a sentence-encoder method on its first ``transcripts`` transcripts, once, with the
+    process's embedding cache set aside (the encoder runs on every turn, as it would on new interviews)."""
+    from etl_project.lib import theme_encoder
+
+    ids = turns.get_column("transcript_id").unique().sort().head(transcripts)
+    kept = dict(theme_encoder._CACHE)
+    theme_encoder._CACHE.clear()
+    try:
+        flag_themes(turns.head(50), method=method)  # warm-up: loads the weights
+        theme_encoder._CACHE.clear()
+        return flagging_cost(turns.filter(pl.col("transcript_id").is_in(ids.implode())), method, repeats=1, warm=False)
+    finally:
+        theme_encoder._CACHE.clear()
+        theme_encoder._CACHE.update(kept)
 
 
 # --------------------------------------------------------------------------- #
@@ -308,7 +333,10 @@ def run(dev: DevSet, held: DevSet | None = None, *, k: int = 5, seed: int = 0, c
         entry["prevalence"] = shifted_prevalence(both.labels, res.predictions, seed=seed)
         if cost:
             log("  cost ...")
-            entry["cost"] = {"x1": flagging_cost(both.turns, proc.name), "x20": flagging_cost(both.turns, proc.name, copies=20, repeats=2)}
+            if proc.name in themes.NEEDS_ENCODER:
+                entry["cost"] = {"x1": encoder_cost(both.turns, proc.name)}
+            else:
+                entry["cost"] = {"x1": flagging_cost(both.turns, proc.name), "x20": flagging_cost(both.turns, proc.name, copies=20, repeats=2)}
         results[proc.name] = entry
         log(
             f"  CV {entry['cv']['macro_f1']:.3f}"
@@ -380,8 +408,13 @@ def main(argv: list[str] | None = None) -> int:
         _atomic_write(args.out / "THEMES.md", render_markdown(report))
         print(f"wrote {args.out / 'THEMES.md'} from {args.out / 'themes_eval.json'}")
         return 0
+    from etl_project.evaluation.theme_train import EMBEDDING_CACHE
+    from etl_project.lib import theme_encoder
+
     dev, held = load_all()
+    theme_encoder.load_cache(EMBEDDING_CACHE)
     report = run(dev, held, k=args.folds, seed=args.seed, cost=not args.no_cost)
+    theme_encoder.save_cache(EMBEDDING_CACHE)
     _atomic_write(args.out / "themes_eval.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
     _atomic_write(args.out / "THEMES.md", render_markdown(report))
     print(f"wrote {args.out / 'THEMES.md'} and {args.out / 'themes_eval.json'}")

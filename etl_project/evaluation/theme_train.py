@@ -54,6 +54,20 @@ class TermConfig:
     max_terms_per_flag: int = 1000
     C: float = 4.0
     lexicon_features: bool = True
+    pooling: str = "lse"  # a transcript's score: log-sum-exp of its turns' (theme_model.pooled_scores)
+    inner_folds: int = 5
+    seed: int = SEED
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """A frozen sentence encoder's head added to the TF-IDF + lexicon model (:class:`theme_encoder.EncoderModel`)."""
+
+    version: str = "minilm-tfidf-lexicon-lr-v1"
+    base: TrainConfig = TrainConfig(version="tfidf-lexicon-lr-v1", lexicon_features=True)
+    C: float = 1.0  # of the head's logistic regression on the 384-d turn embeddings
+    weight: float = 1.0  # of the head's logit in the sum
+    lexicon_features: bool = True
     inner_folds: int = 5
     seed: int = SEED
 
@@ -139,9 +153,10 @@ def _fit_weights(turns: pl.DataFrame, labels: np.ndarray, evidence: dict, ids: t
     return unigrams, bigrams, idf, coef[:n_text], lexicon_coef, intercept
 
 
-def _transcript_max(turns: pl.DataFrame, scores: np.ndarray, n: int) -> np.ndarray:
-    best, _ = tm.transcript_scores(turns.get_column("t").to_numpy(), scores, n)
-    return best
+def _transcript_max(turns: pl.DataFrame, scores: np.ndarray, n: int, pooling: str = "max") -> np.ndarray:
+    t = turns.get_column("t").to_numpy()
+    best, _ = tm.transcript_scores(t, scores, n)
+    return tm.pooled_scores(t, scores, best, pooling)
 
 
 def best_threshold(y: np.ndarray, s: np.ndarray) -> float:
@@ -177,7 +192,14 @@ def fit_model(dev: DevSet, cfg=TrainConfig(), *, turns: pl.DataFrame | None = No
         lexicon_hits = tm.turn_lexicon_hits(turns)
     if not cfg.lexicon_features:
         lexicon_hits = None
-    assemble, score = (_assemble_terms, tt.turn_scores) if isinstance(cfg, TermConfig) else (_assemble, tm.turn_scores)
+    if isinstance(cfg, TermConfig):
+        assemble, score = _assemble_terms, tt.turn_scores
+    elif isinstance(cfg, EncoderConfig):
+        from etl_project.lib import theme_encoder
+
+        assemble, score = _assemble_encoder, theme_encoder.turn_scores
+    else:
+        assemble, score = _assemble, tm.turn_scores
     n = len(dev.ids)
     t = turns.get_column("t").to_numpy()
     oof = np.full((n, N_FLAGS), -np.inf)
@@ -190,7 +212,7 @@ def fit_model(dev: DevSet, cfg=TrainConfig(), *, turns: pl.DataFrame | None = No
         test_rows = held_mask[t]
         test = turns.filter(pl.Series(test_rows))
         scores = score(model, test)
-        best = _transcript_max(test, scores, n)
+        best = _transcript_max(test, scores, n, getattr(cfg, "pooling", "max"))
         oof[held] = best[held]
     threshold = np.array([best_threshold(dev.labels[:, j], oof[:, j]) for j in range(N_FLAGS)])
     predicted = oof >= threshold
@@ -283,6 +305,30 @@ def _assemble_terms(dev: DevSet, turns: pl.DataFrame, cfg: "TermConfig", lexicon
     zeros = np.zeros(N_FLAGS)
     return tt.TermModel(
         version=cfg.version, terms=tuple(terms), idf=idf, coef=coef, lexicon_coef=lexicon_coef, intercept=intercept,
+        threshold=zeros, tpr=zeros, fpr=zeros, n_pos=zeros.astype(np.int64), n_neg=zeros.astype(np.int64), pooling=cfg.pooling,
+    )
+
+
+def _assemble_encoder(dev: DevSet, turns: pl.DataFrame, cfg: EncoderConfig, lexicon_hits):
+    """The base model on ``turns`` and, per flag, a logistic regression on the turns' embeddings (same rows)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from etl_project.lib import theme_encoder
+
+    base = _assemble(dev, turns, cfg.base, lexicon_hits)
+    x = theme_encoder.embed(turns.get_column("text").to_list()).astype(np.float64)
+    coef = np.zeros((x.shape[1], N_FLAGS))
+    intercept = np.zeros(N_FLAGS)
+    for j in range(N_FLAGS):
+        keep, y = _training_rows(turns, dev.labels, dev.evidence_turns or {}, dev.ids, j)
+        if y.all() or not y.any():
+            continue
+        clf = LogisticRegression(C=cfg.C, solver="liblinear", random_state=cfg.seed, max_iter=1000)
+        clf.fit(x[keep], y)
+        coef[:, j], intercept[j] = clf.coef_[0], clf.intercept_[0]
+    zeros = np.zeros(N_FLAGS)
+    return theme_encoder.EncoderModel(
+        version=cfg.version, base=base, coef=coef, intercept=intercept, weight=np.full(N_FLAGS, cfg.weight),
         threshold=zeros, tpr=zeros, fpr=zeros, n_pos=zeros.astype(np.int64), n_neg=zeros.astype(np.int64),
     )
 
@@ -308,7 +354,12 @@ SHIPPED: dict[str, tuple[str, TrainConfig | TermConfig]] = {
     "tfidf": ("theme_tfidf_lr.npz", TrainConfig(version="tfidf-lr-v1", lexicon_features=False)),
     "tfidf_lexicon": ("theme_tfidf_lexicon_lr.npz", TrainConfig(version="tfidf-lexicon-lr-v1", lexicon_features=True)),
     "terms_lexicon": ("theme_terms_lexicon_lr.npz", TermConfig(version="terms-lexicon-lr-v1")),
+    # the head only: its base is the tfidf_lexicon model above (same config, same fit), loaded from that artefact
+    "minilm_tfidf_lexicon": ("theme_minilm_tfidf_lexicon_head.npz", EncoderConfig(version="minilm-tfidf-lexicon-lr-v1", C=4.0)),
 }
+# Turn embeddings computed by training or evaluation, kept between runs (gitignored; the encoder is frozen, so
+# they depend on the text alone): the 672 transcripts' 7,711 participant turns take about 10 CPU minutes.
+EMBEDDING_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "theme_turn_embeddings.npz"
 
 
 def lexicon_rates(held: DevSet) -> dict:
@@ -357,8 +408,13 @@ def main(argv: list[str] | None = None) -> int:
             "flags": lexicon_rates(held),
         }
     }
+    from etl_project.lib import theme_encoder
+
+    theme_encoder.load_cache(EMBEDDING_CACHE)
     for method, (file, cfg) in SHIPPED.items():
         model = fit_model(both, cfg)
+        if isinstance(cfg, EncoderConfig):
+            theme_encoder.save_cache(EMBEDDING_CACHE)
         out = args.out_dir / file
         model.save(out)
         rates[model.version] = {
@@ -366,7 +422,12 @@ def main(argv: list[str] | None = None) -> int:
             "measured_on": f"out-of-fold predictions of a {cfg.inner_folds}-fold cross-validation over the {len(both.ids)} labelled transcripts (seed {cfg.seed}), at the shipped thresholds",
             "flags": model_rates(model),
         }
-        size = f"{len(model.terms)} terms" if isinstance(model, tt.TermModel) else f"{len(model.unigrams)} unigrams, {len(model.bigrams)} bigrams"
+        if isinstance(model, tt.TermModel):
+            size = f"{len(model.terms)} terms"
+        elif isinstance(model, tm.TurnModel):
+            size = f"{len(model.unigrams)} unigrams, {len(model.bigrams)} bigrams"
+        else:
+            size = f"a 384 x 14 head on {model.base.version}"
         print(f"{method} {model.version}: {size}, {len(both.ids)} transcripts -> {out} "
               f"({out.stat().st_size / 1e6:.2f} MB, sha256 {sha256(out)[:12]})")
         for j, flag in enumerate(THEME_FLAGS):

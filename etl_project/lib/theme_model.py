@@ -317,6 +317,22 @@ def transcript_scores(turn_rows_transcript: np.ndarray, scores: np.ndarray, n_tr
     return best, top
 
 
+def pooled_scores(turn_rows_transcript: np.ndarray, scores: np.ndarray, best: np.ndarray, pooling: str) -> np.ndarray:
+    """A transcript's score per flag from its turns' logits: ``"max"`` (the top turn's, ``best`` from
+    :func:`transcript_scores`) or ``"lse"``, log-sum-exp, a soft maximum that also counts the other turns'
+    evidence (``log(sum(exp(s)))``, at least the maximum; computed around it)."""
+    if pooling == "max" or scores.shape[0] == 0:
+        return best
+    if pooling != "lse":
+        raise ValueError(f"unknown pooling {pooling!r}")
+    finite = np.isfinite(best)
+    centre = np.where(finite, best, 0.0)[turn_rows_transcript]
+    terms = np.where(np.isfinite(scores), np.exp(np.minimum(scores - centre, 0.0)), 0.0)
+    sums = np.zeros_like(best)
+    np.add.at(sums, turn_rows_transcript, terms)
+    return np.where(finite, best + np.log(np.maximum(sums, 1.0)), best)
+
+
 def best_sentences(sentence_turn: np.ndarray, sentence_raw: np.ndarray, turn_row: np.ndarray, flag_idx: np.ndarray) -> np.ndarray:
     """For each (turn, flag) pair, the sentence (row) of that turn with the highest ``sentence_raw`` for
     the flag (ties: the first). ``sentence_turn`` is sorted; every pair's turn has a sentence."""
@@ -346,11 +362,12 @@ def model_evidence(model: TurnModel, participant: pl.DataFrame) -> pl.DataFrame:
     return evidence_from_scores(participant, score_turns(model, participant), model.threshold)
 
 
-def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: np.ndarray) -> pl.DataFrame:
+def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: np.ndarray, pooling: str = "max") -> pl.DataFrame:
     """Evidence rows of a per-turn model (any: :mod:`theme_terms` shares it) from its scores.
 
-    A flag is set where the transcript's top turn score reaches ``threshold``; the quote is that
-    turn's sentence with the highest contribution to the flag's score (ties: the first).
+    A flag is set where the transcript's score (:func:`pooled_scores` of its turns') reaches
+    ``threshold``; the evidence is the top turn and its sentence with the highest contribution to
+    the flag's score (ties: the first).
     """
     transcript = participant.get_column("transcript_id").rle_id().to_numpy().astype(np.int64)
     n_transcripts = int(transcript[-1]) + 1
@@ -359,7 +376,7 @@ def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: n
     has_sentence[scored.sentence_turn] = True
     scores[~has_sentence] = -np.inf  # a turn without a sentence cannot be evidence
     best, top = transcript_scores(transcript, scores, n_transcripts)
-    t_idx, flag_idx = np.nonzero(best >= threshold)
+    t_idx, flag_idx = np.nonzero(pooled_scores(transcript, scores, best, pooling) >= threshold)
     if len(t_idx) == 0:
         return pl.DataFrame(schema=_EVIDENCE_ROWS)
     turn_row = top[t_idx, flag_idx]

@@ -18,8 +18,9 @@ Features (the same code builds them at training and at run time):
   (as :func:`theme_model.turn_matrix`, over the model's terms only);
 * the lexicon's 14 per-turn hits as extra binary features.
 
-A turn's score for a flag is ``x . coef + intercept``; a transcript's score is its top turn's, and the
-flag is true when it reaches the flag's threshold (chosen by an inner cross-validation at training).
+A turn's score for a flag is ``x . coef + intercept``; a transcript's score is the log-sum-exp of its
+turns' (a soft maximum: one strong turn or several moderate ones; :func:`theme_model.pooled_scores`), and
+the flag is true when it reaches the flag's threshold (chosen by an inner cross-validation at training).
 Evidence: as :mod:`theme_model` (the top turn's sentence that adds most to the flag's score; a
 sentence carrying a lexicon hit that the model weighs goes first), verbatim.
 """
@@ -55,6 +56,7 @@ class TermModel:
     fpr: np.ndarray
     n_pos: np.ndarray
     n_neg: np.ndarray
+    pooling: str = "max"  # a transcript's score from its turns' (theme_model.pooled_scores)
 
     @property
     def uses_lexicon(self) -> bool:
@@ -75,6 +77,7 @@ class TermModel:
             "fpr": self.fpr.astype(np.float64),
             "n_pos": self.n_pos.astype(np.int64),
             "n_neg": self.n_neg.astype(np.int64),
+            "pooling": np.array(self.pooling),
         }
         with open(path, "wb") as handle:
             np.savez_compressed(handle, **arrays)
@@ -97,6 +100,7 @@ class TermModel:
                 fpr=z["fpr"],
                 n_pos=z["n_pos"],
                 n_neg=z["n_neg"],
+                pooling=str(z["pooling"]) if "pooling" in z.files else "max",
             )
 
 
@@ -196,7 +200,11 @@ def turn_lexicon_hits(sent: pl.DataFrame, n_turns: int) -> np.ndarray:
 
 
 def turn_scores(model: TermModel, participant: pl.DataFrame) -> np.ndarray:
-    return score_turns(model, participant).turn
+    """(turns, 14) logits; -inf for a turn without a sentence (as the evidence pass treats it)."""
+    scored = score_turns(model, participant)
+    has_sentence = np.zeros(participant.height, dtype=bool)
+    has_sentence[scored.sentence_turn] = True
+    return np.where(has_sentence[:, None], scored.turn, -np.inf)
 
 
 def term_evidence(model: TermModel, participant: pl.DataFrame) -> pl.DataFrame:
@@ -204,4 +212,4 @@ def term_evidence(model: TermModel, participant: pl.DataFrame) -> pl.DataFrame:
     :func:`theme_model.evidence_from_scores`)."""
     if participant.height == 0:
         return pl.DataFrame(schema=tm._EVIDENCE_ROWS)
-    return tm.evidence_from_scores(participant, score_turns(model, participant), model.threshold)
+    return tm.evidence_from_scores(participant, score_turns(model, participant), model.threshold, model.pooling)

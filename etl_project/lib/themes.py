@@ -10,7 +10,11 @@ Fourteen boolean flags per transcript (``THEME_FLAGS``; definitions and coding r
 ``tfidf``          per-turn TF-IDF + logistic regression trained on the 672 labelled transcripts
                    (:mod:`theme_model`, artefact ``models/theme_tfidf_lr.npz``).
 ``tfidf_lexicon``  the same model with the lexicon's per-turn hits as extra features
-                   (``models/theme_tfidf_lexicon_lr.npz``): runs both engines. The most accurate.
+                   (``models/theme_tfidf_lexicon_lr.npz``): runs both engines.
+``minilm_tfidf_lexicon``  the most accurate (``best``): ``tfidf_lexicon``'s turn logits plus, per flag, a
+                   logistic-regression head on each turn's all-MiniLM-L6-v2 embedding (:mod:`theme_encoder`,
+                   numpy; head ``models/theme_minilm_tfidf_lexicon_head.npz``). Needs the ``themes-best``
+                   extra (the encoder's weights package); about 0.5 CPU s per transcript.
 ``best``           an alias of the most accurate shipped method (:data:`BEST`).
 ``default``        an alias of :data:`DEFAULT`.
 
@@ -36,7 +40,7 @@ __all__ = ["THEME_FLAGS", "METHODS", "DEFAULT", "BEST", "flag_themes", "resolve_
 
 METHOD_ENV = "ETL_THEME_METHOD"
 DEFAULT = "terms_lexicon"  # the most accurate method within make run's flagging budget; docs/THEMES.md "The choice"
-BEST = "tfidf_lexicon"  # most accurate on transcripts no rule or model was fitted on
+BEST = "minilm_tfidf_lexicon"  # most accurate on transcripts no rule or model was fitted on
 ALIASES = {"best": BEST, "default": DEFAULT}
 
 _EVIDENCE = pl.List(pl.Struct({"flag": pl.String, "turn_index": pl.Int32, "quote": pl.String}))
@@ -72,11 +76,54 @@ def _terms_method(name: str, artefact: str) -> Method:
     )
 
 
+def _encoder_method(name: str, base_artefact: str, head_artefact: str) -> Method:
+    from etl_project.lib import theme_model
+
+    folder = theme_model.MODEL_PATH.parent
+
+    def model():
+        from etl_project.lib import theme_encoder
+
+        return _encoder_model(folder / head_artefact, folder / base_artefact, theme_encoder)
+
+    return Method(
+        name=name,
+        version=lambda: _head_version(folder / head_artefact),
+        evidence=lambda participant: __import__("etl_project.lib.theme_encoder", fromlist=["x"]).encoder_evidence(model(), participant),
+    )
+
+
+def _head_version(path) -> str:
+    """The version recorded in a head artefact (readable without the encoder's weights)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as z:
+        return str(z["version"])
+
+
+_ENCODER_MODELS: dict = {}
+
+
+def _encoder_model(head, base, theme_encoder):
+    from etl_project.lib import theme_model
+
+    key = (str(head), str(base))
+    if key not in _ENCODER_MODELS:
+        theme_encoder.model_dir()  # fails early, with the install hint, when the weights package is missing
+        _ENCODER_MODELS[key] = theme_encoder.EncoderModel.load(head, theme_model.load_model(base))
+    return _ENCODER_MODELS[key]
+
+
+# Methods that need the optional ``themes-best`` extra (the sentence encoder's weights package and tokenizer);
+# the Makefile installs it when ETL_THEME_METHOD names one of them (or ``best`` while BEST is one).
+NEEDS_ENCODER = frozenset({"minilm_tfidf_lexicon"})
+
 METHODS: dict[str, Method] = {
     "lexicon": Method("lexicon", lambda: theme_engine.METHOD_VERSION, theme_engine.lexicon_evidence),
     "terms_lexicon": _terms_method("terms_lexicon", "theme_terms_lexicon_lr.npz"),
     "tfidf": _model_method("tfidf", "theme_tfidf_lr.npz"),
     "tfidf_lexicon": _model_method("tfidf_lexicon", "theme_tfidf_lexicon_lr.npz"),
+    "minilm_tfidf_lexicon": _encoder_method("minilm_tfidf_lexicon", "theme_tfidf_lexicon_lr.npz", "theme_minilm_tfidf_lexicon_head.npz"),
 }
 
 # Kept for callers of v1: the default method's name (its version needs the artefact: method_version()).
