@@ -210,40 +210,32 @@ def test_top_turn_and_best_sentence_reductions_match_a_plain_loop():
         assert s == rows[np.argmax(raw[rows, j])]
 
 
-def test_training_is_reproducible_on_a_tiny_subset(tmp_path: Path):
+@pytest.mark.parametrize("kind", ["tfidf", "terms"])
+def test_training_is_reproducible_on_a_tiny_subset(tmp_path: Path, kind):
     pytest.importorskip("sklearn")
     from etl_project.evaluation.theme_data import load_dev_set
-    from etl_project.evaluation.theme_train import TrainConfig, fit_model
-
-    dev = load_dev_set(SAMPLE_RAW, DEV_LABELS)
-    small = dev.subset(dev.ids[:40])
-    cfg = TrainConfig(version="test", inner_folds=3, min_df_unigram=2, min_df_bigram=2)
-    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-    fit_model(small, cfg).save(a)
-    fit_model(small, cfg).save(b)
-    assert a.read_bytes() == b.read_bytes()
-    model = theme_model.TurnModel.load(a)
-    assert model.version == "test" and len(model.unigrams) > 100
-    other = tmp_path / "c.npz"
-    fit_model(small, TrainConfig(version="test", inner_folds=3, min_df_unigram=2, min_df_bigram=2, seed=1)).save(other)
-    assert other.read_bytes() != a.read_bytes()  # the seed matters (inner folds), so it is recorded
-
-
-def test_term_model_training_is_reproducible_on_a_tiny_subset(tmp_path: Path):
-    pytest.importorskip("sklearn")
-    from etl_project.evaluation.theme_data import load_dev_set
-    from etl_project.evaluation.theme_train import TermConfig, fit_model
+    from etl_project.evaluation.theme_train import TermConfig, TrainConfig, fit_model
     from etl_project.lib import theme_terms
 
+    def config(seed: int):
+        if kind == "tfidf":
+            return TrainConfig(version="test", inner_folds=3, min_df_unigram=2, min_df_bigram=2, seed=seed)
+        return TermConfig(version="test", inner_folds=3, min_df=2, max_df_share=0.2, seed=seed)
+
     dev = load_dev_set(SAMPLE_RAW, DEV_LABELS)
     small = dev.subset(dev.ids[:40])
-    cfg = TermConfig(version="test-terms", inner_folds=3, min_df=2, max_df_share=0.2)
-    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-    fit_model(small, cfg).save(a)
-    fit_model(small, cfg).save(b)
+    a, b, other = tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz"
+    fit_model(small, config(0)).save(a)
+    fit_model(small, config(0)).save(b)
     assert a.read_bytes() == b.read_bytes()
+    fit_model(small, config(1)).save(other)
+    assert other.read_bytes() != a.read_bytes()  # the seed matters (inner folds), so it is recorded
+    if kind == "tfidf":
+        model = theme_model.TurnModel.load(a)
+        assert model.version == "test" and len(model.unigrams) > 100
+        return
     model = theme_terms.TermModel.load(a)
-    assert model.version == "test-terms" and 10 < len(model.terms) and np.any(model.coef)
+    assert model.version == "test" and 10 < len(model.terms) and np.any(model.coef) and model.pooling == "lse"
     participant = dev.turns.filter(pl.col("speaker") == "participant").select("transcript_id", "turn_index", "text").sort("transcript_id", "turn_index")
     evidence = theme_terms.term_evidence(model, participant)
     assert evidence.height > 0 and set(evidence.columns) == {"transcript_id", "flag", "turn_index", "quote"}

@@ -132,22 +132,7 @@ def _fit_weights(turns: pl.DataFrame, labels: np.ndarray, evidence: dict, ids: t
     unigrams, bigrams = build_vocabulary(tm.tokens(sent.get_column("norm")), sent.get_column("turn_row").to_numpy(), cfg)
     x, idf = design(turns, unigrams, bigrams, None, lexicon_hits, sent=sent)
     t = turns.get_column("t").to_numpy()
-    turn_index = turns.get_column("turn_index").to_numpy()
-    coef = np.zeros((x.shape[1], N_FLAGS))
-    intercept = np.zeros(N_FLAGS)
-    for j, flag in enumerate(THEME_FLAGS):
-        positive_transcript = labels[t, j]
-        ev = np.array([evidence.get((ids[k], flag), -1) for k in range(len(ids))])
-        is_evidence = positive_transcript & (turn_index == ev[t])
-        keep = is_evidence | ~positive_transcript
-        y = is_evidence[keep]
-        if y.all() or not y.any():
-            intercept[j] = 10.0 if y.all() else -10.0
-            continue
-        clf = LogisticRegression(C=cfg.C, solver="liblinear", random_state=cfg.seed, max_iter=1000)
-        clf.fit(x[keep], y)
-        coef[:, j] = clf.coef_[0]
-        intercept[j] = clf.intercept_[0]
+    coef, intercept = _fit_flags(x, [_training_rows(turns, labels, evidence, ids, j) for j in range(N_FLAGS)], cfg.C, cfg.seed)
     n_text = len(unigrams) + len(bigrams)
     lexicon_coef = coef[n_text:, :] if lexicon_hits is not None else np.zeros((N_FLAGS, N_FLAGS))
     return unigrams, bigrams, idf, coef[:n_text], lexicon_coef, intercept
@@ -237,6 +222,22 @@ def _training_rows(turns: pl.DataFrame, labels: np.ndarray, evidence: dict, ids,
     return keep, is_evidence[keep]
 
 
+def _fit_flags(x, rows: list[tuple[np.ndarray, np.ndarray]], C: float, seed: int, *, degenerate: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """(coef, intercept): an L2 logistic regression per flag on ``x[keep]`` against ``y`` (``rows[j]``); a flag
+    whose rows are all one class gets no weights and intercept +/- ``degenerate``."""
+    from sklearn.linear_model import LogisticRegression
+
+    coef, intercept = np.zeros((x.shape[1], N_FLAGS)), np.zeros(N_FLAGS)
+    for j, (keep, y) in enumerate(rows):
+        if y.all() or not y.any():
+            intercept[j] = degenerate if y.all() else -degenerate
+            continue
+        clf = LogisticRegression(C=C, solver="liblinear", random_state=seed, max_iter=1000)
+        clf.fit(x[keep], y)
+        coef[:, j], intercept[j] = clf.coef_[0], clf.intercept_[0]
+    return coef, intercept
+
+
 def _fit_terms(turns: pl.DataFrame, labels: np.ndarray, evidence: dict, ids, cfg: "TermConfig", lexicon_hits):
     """Terms, idf, coef, lexicon_coef, intercept of a key-term model fitted on ``turns``.
 
@@ -286,16 +287,7 @@ def _fit_terms(turns: pl.DataFrame, labels: np.ndarray, evidence: dict, ids, cfg
     row, tid = row[keep_occ], remap[tid[keep_occ]]
     idf = idf_of(tid, row, len(terms)) if len(terms) else np.zeros(0)
     x = with_lexicon(tt.turn_design(row, tid, turn_of, n, idf))
-    coef = np.zeros((x.shape[1], N_FLAGS))
-    intercept = np.zeros(N_FLAGS)
-    for j, (keep, y) in enumerate(rows):
-        if y.all() or not y.any():
-            intercept[j] = 10.0 if y.all() else -10.0
-            continue
-        clf = LogisticRegression(C=cfg.C, solver="liblinear", random_state=cfg.seed, max_iter=1000)
-        clf.fit(x[keep], y)
-        coef[:, j] = clf.coef_[0]
-        intercept[j] = clf.intercept_[0]
+    coef, intercept = _fit_flags(x, rows, cfg.C, cfg.seed)
     lexicon_coef = coef[len(terms):, :] if lexicon_hits is not None else np.zeros((N_FLAGS, N_FLAGS))
     return terms, idf, coef[: len(terms)], lexicon_coef, intercept
 
@@ -311,21 +303,12 @@ def _assemble_terms(dev: DevSet, turns: pl.DataFrame, cfg: "TermConfig", lexicon
 
 def _assemble_encoder(dev: DevSet, turns: pl.DataFrame, cfg: EncoderConfig, lexicon_hits):
     """The base model on ``turns`` and, per flag, a logistic regression on the turns' embeddings (same rows)."""
-    from sklearn.linear_model import LogisticRegression
-
     from etl_project.lib import theme_encoder
 
     base = _assemble(dev, turns, cfg.base, lexicon_hits)
     x = theme_encoder.embed(turns.get_column("text").to_list()).astype(np.float64)
-    coef = np.zeros((x.shape[1], N_FLAGS))
-    intercept = np.zeros(N_FLAGS)
-    for j in range(N_FLAGS):
-        keep, y = _training_rows(turns, dev.labels, dev.evidence_turns or {}, dev.ids, j)
-        if y.all() or not y.any():
-            continue
-        clf = LogisticRegression(C=cfg.C, solver="liblinear", random_state=cfg.seed, max_iter=1000)
-        clf.fit(x[keep], y)
-        coef[:, j], intercept[j] = clf.coef_[0], clf.intercept_[0]
+    rows = [_training_rows(turns, dev.labels, dev.evidence_turns or {}, dev.ids, j) for j in range(N_FLAGS)]
+    coef, intercept = _fit_flags(x, rows, cfg.C, cfg.seed, degenerate=0.0)  # the base already decides such a flag
     zeros = np.zeros(N_FLAGS)
     return theme_encoder.EncoderModel(
         version=cfg.version, base=base, coef=coef, intercept=intercept, weight=np.full(N_FLAGS, cfg.weight),

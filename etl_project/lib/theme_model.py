@@ -65,44 +65,55 @@ class TurnModel:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {
-            "version": np.array(self.version),
-            "flags": np.array(THEME_FLAGS),
-            "unigrams": np.array(self.unigrams),
-            "bigrams": self.bigrams.astype(np.int32),
-            "idf": self.idf.astype(np.float32),
-            "coef": self.coef.astype(np.float32),
-            "lexicon_coef": self.lexicon_coef.astype(np.float32),
-            "intercept": self.intercept.astype(np.float64),
-            "threshold": self.threshold.astype(np.float64),
-            "tpr": self.tpr.astype(np.float64),
-            "fpr": self.fpr.astype(np.float64),
-            "n_pos": self.n_pos.astype(np.int64),
-            "n_neg": self.n_neg.astype(np.int64),
-        }
-        with open(path, "wb") as handle:  # np.savez_compressed on a handle: no ".npz" appended, same bytes for same arrays
-            np.savez_compressed(handle, **arrays)
+        save_artefact(path, self, {"unigrams": np.array(self.unigrams), "bigrams": self.bigrams.astype(np.int32)})
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "TurnModel":
         with np.load(path, allow_pickle=False) as z:
-            flags = tuple(str(f) for f in z["flags"])
-            if flags != THEME_FLAGS:
-                raise ValueError(f"{path}: flags {flags} differ from THEME_FLAGS")
             return cls(
-                version=str(z["version"]),
                 unigrams=tuple(str(u) for u in z["unigrams"]),
                 bigrams=z["bigrams"].astype(np.int64).reshape(-1, 2),
-                idf=z["idf"].astype(np.float64),
-                coef=z["coef"].astype(np.float64),
-                lexicon_coef=z["lexicon_coef"].astype(np.float64),
-                intercept=z["intercept"],
-                threshold=z["threshold"],
-                tpr=z["tpr"],
-                fpr=z["fpr"],
-                n_pos=z["n_pos"],
-                n_neg=z["n_neg"],
+                **decision_fields(z, path),
             )
+
+
+def decision_arrays(model) -> dict[str, np.ndarray]:
+    """The arrays every per-turn model's artefact stores beside its features (see :func:`decision_fields`)."""
+    return {
+        "version": np.array(model.version),
+        "flags": np.array(THEME_FLAGS),
+        "idf": model.idf.astype(np.float32),
+        "coef": model.coef.astype(np.float32),
+        "lexicon_coef": model.lexicon_coef.astype(np.float32),
+        "intercept": model.intercept.astype(np.float64),
+        "threshold": model.threshold.astype(np.float64),
+        "tpr": model.tpr.astype(np.float64),
+        "fpr": model.fpr.astype(np.float64),
+        "n_pos": model.n_pos.astype(np.int64),
+        "n_neg": model.n_neg.astype(np.int64),
+    }
+
+
+def save_artefact(path: Path, model, features: dict[str, np.ndarray], extra: dict[str, np.ndarray] | None = None) -> None:
+    """``version, flags``, the model's own ``features`` arrays, :func:`decision_arrays`, ``extra``: one
+    compressed ``.npz`` (written on a handle: no ".npz" appended, the same bytes for the same arrays)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    decision = decision_arrays(model)
+    head = {k: decision.pop(k) for k in ("version", "flags")}
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, **head, **features, **decision, **(extra or {}))
+
+
+def decision_fields(z, path) -> dict:
+    """The fields of :func:`decision_arrays` read back from an opened artefact (its flags checked)."""
+    flags = tuple(str(f) for f in z["flags"])
+    if flags != THEME_FLAGS:
+        raise ValueError(f"{path}: flags {flags} differ from THEME_FLAGS")
+    return {
+        "version": str(z["version"]), "idf": z["idf"].astype(np.float64), "coef": z["coef"].astype(np.float64),
+        "lexicon_coef": z["lexicon_coef"].astype(np.float64), "intercept": z["intercept"], "threshold": z["threshold"],
+        "tpr": z["tpr"], "fpr": z["fpr"], "n_pos": z["n_pos"], "n_neg": z["n_neg"],
+    }
 
 
 @functools.lru_cache(maxsize=4)

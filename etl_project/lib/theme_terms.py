@@ -63,44 +63,15 @@ class TermModel:
         return bool(np.any(self.lexicon_coef))
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {
-            "version": np.array(self.version),
-            "flags": np.array(THEME_FLAGS),
-            "terms": np.array(self.terms),
-            "idf": self.idf.astype(np.float32),
-            "coef": self.coef.astype(np.float32),
-            "lexicon_coef": self.lexicon_coef.astype(np.float32),
-            "intercept": self.intercept.astype(np.float64),
-            "threshold": self.threshold.astype(np.float64),
-            "tpr": self.tpr.astype(np.float64),
-            "fpr": self.fpr.astype(np.float64),
-            "n_pos": self.n_pos.astype(np.int64),
-            "n_neg": self.n_neg.astype(np.int64),
-            "pooling": np.array(self.pooling),
-        }
-        with open(path, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+        tm.save_artefact(path, self, {"terms": np.array(self.terms)}, {"pooling": np.array(self.pooling)})
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "TermModel":
         with np.load(path, allow_pickle=False) as z:
-            flags = tuple(str(f) for f in z["flags"])
-            if flags != THEME_FLAGS:
-                raise ValueError(f"{path}: flags {flags} differ from THEME_FLAGS")
             return cls(
-                version=str(z["version"]),
                 terms=tuple(str(t) for t in z["terms"]),
-                idf=z["idf"].astype(np.float64),
-                coef=z["coef"].astype(np.float64),
-                lexicon_coef=z["lexicon_coef"].astype(np.float64),
-                intercept=z["intercept"],
-                threshold=z["threshold"],
-                tpr=z["tpr"],
-                fpr=z["fpr"],
-                n_pos=z["n_pos"],
-                n_neg=z["n_neg"],
                 pooling=str(z["pooling"]) if "pooling" in z.files else "max",
+                **tm.decision_fields(z, path),
             )
 
 

@@ -54,25 +54,16 @@ class Method:
     evidence: Callable[[pl.DataFrame], pl.DataFrame]  # sorted participant turns -> evidence rows
 
 
-def _model_method(name: str, artefact: str) -> Method:
-    from etl_project.lib import theme_model
+def _model_method(name: str, artefact: str, module: str = "theme_model", evidence: str = "model_evidence") -> Method:
+    """A trained method: ``etl_project.lib.<module>``'s ``load_model`` of the artefact and its ``evidence`` function."""
+    import importlib
 
-    path = theme_model.MODEL_PATH.parent / artefact
+    runtime = importlib.import_module(f"etl_project.lib.{module}")
+    path = runtime.MODEL_PATH.parent / artefact
     return Method(
         name=name,
-        version=lambda: theme_model.load_model(path).version,
-        evidence=lambda participant: theme_model.model_evidence(theme_model.load_model(path), participant),
-    )
-
-
-def _terms_method(name: str, artefact: str) -> Method:
-    from etl_project.lib import theme_terms
-
-    path = theme_terms.MODEL_PATH.parent / artefact
-    return Method(
-        name=name,
-        version=lambda: theme_terms.load_model(path).version,
-        evidence=lambda participant: theme_terms.term_evidence(theme_terms.load_model(path), participant),
+        version=lambda: runtime.load_model(path).version,
+        evidence=lambda participant: getattr(runtime, evidence)(runtime.load_model(path), participant),
     )
 
 
@@ -120,7 +111,7 @@ NEEDS_ENCODER = frozenset({"minilm_tfidf_lexicon"})
 
 METHODS: dict[str, Method] = {
     "lexicon": Method("lexicon", lambda: theme_engine.METHOD_VERSION, theme_engine.lexicon_evidence),
-    "terms_lexicon": _terms_method("terms_lexicon", "theme_terms_lexicon_lr.npz"),
+    "terms_lexicon": _model_method("terms_lexicon", "theme_terms_lexicon_lr.npz", "theme_terms", "term_evidence"),
     "tfidf": _model_method("tfidf", "theme_tfidf_lr.npz"),
     "tfidf_lexicon": _model_method("tfidf_lexicon", "theme_tfidf_lexicon_lr.npz"),
     "minilm_tfidf_lexicon": _encoder_method("minilm_tfidf_lexicon", "theme_tfidf_lexicon_lr.npz", "theme_minilm_tfidf_lexicon_head.npz"),
