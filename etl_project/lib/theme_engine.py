@@ -575,12 +575,11 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
     if terms:
         from etl_project.lib.theme_terms import pad
 
-        union = sorted(set(literals) | set(terms))
+        # the terms first, so a match's code below len(terms) is its term id; then the other prefilter literals
+        union = list(terms) + sorted(set(literals) - set(terms))
         code = {lit: i for i, lit in enumerate(union)}
         relabel = np.array([code[lit] for lit in literals], dtype=np.uint32)
         table = table.with_columns(pl.Series("lid", relabel[table.get_column("lid").to_numpy()]))
-        term_of = np.full(len(union), -1, dtype=np.int64)
-        term_of[[code[t] for t in terms]] = np.arange(len(terms))
         literals, haystack = union, pad(norm)
     codes = pl.Enum(literals)
 
@@ -602,9 +601,8 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
     pieces = _halves(norm.len())
     if terms:
         found_all = pl.concat(pl.collect_all([matches(o, n) for o, n in pieces]))
-        tid = term_of[found_all.get_column("lid").to_numpy()]
-        keep = tid >= 0
-        term_rows = (found_all.get_column("sid").cast(pl.Int64).to_numpy()[keep], tid[keep])
+        own = found_all.filter(pl.col("lid") < len(terms))
+        term_rows = (own.get_column("sid").cast(pl.Int64).to_numpy(), own.get_column("lid").cast(pl.Int64).to_numpy())
         found = candidates(found_all.lazy()).collect()
     else:
         term_rows = no_terms

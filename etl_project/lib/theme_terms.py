@@ -144,10 +144,14 @@ def score_turns(model: TermModel, participant: pl.DataFrame) -> tm.Scored:
     sent = tm.sentences(participant)
     turn_of = sent.get_column("turn_row").to_numpy().astype(np.int64)
     hits, (row, tid) = theme_engine.hits_and_terms(sent.get_column("norm"), model.terms)
-    norm = turn_norms(row, tid, turn_of, n, model.idf)
     raw = np.zeros((sent.height, len(THEME_FLAGS)))
     if len(row):
-        raw = tm._csr(sent.height, len(model.terms), row, tid, model.idf[tid] / norm[turn_of[row]]) @ model.coef
+        w = model.idf[tid]
+        turn = turn_of[row]
+        norm = np.sqrt(np.bincount(turn, w * w, minlength=n))  # turn_norms, sharing the gathers
+        norm[norm == 0] = 1.0
+        w /= norm[turn]
+        raw = tm._csr(sent.height, len(model.terms), row, tid, w) @ model.coef
     scores = np.zeros((n, len(THEME_FLAGS)))
     tm._segment_add(scores, turn_of, raw)
     scores += model.intercept
