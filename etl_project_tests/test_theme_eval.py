@@ -169,3 +169,5 @@ def test_the_choice_rule_takes_the_most_accurate_method_within_the_budget():
     assert te.choose(results) == ("cheap", "dear")
     results["cheap"]["cost"]["x20"]["cpu_per_1000_s"] = 0.4
     assert te.choose(results) == ("lexicon", "dear")
+    results["cheap"]["cost"]["vs_lexicon"] = {"ratio": 1.7}  # measured in turns with the lexicon: it decides
+    assert te.choose(results) == ("cheap", "dear")

@@ -183,7 +183,8 @@ def _choice(report: dict) -> list[str]:
         "they ship in); **the default is the most accurate method whose flagging fits the cost budget** of `make run`: at "
         "most 25 % of the core's time at 50,000 transcripts (about 23 s wall on 2 cores in BENCHMARKS.md, so 5.7 s wall "
         f"or {budget:.2f} CPU s per 1,000 transcripts). The cores are shared, so a method's CPU time is taken relative to "
-        f"the lexicon's in the same run and scaled to the lexicon's {quiet:.2f} s per 1,000 on a quiet machine. "
+        "the lexicon's (measured in turns with it on the same 13,440 transcripts) and scaled to the lexicon's "
+        f"{quiet:.2f} s per 1,000 on a quiet machine. "
         f"This run's rule gives default `{rule.get('default')}` and `best` `{rule.get('best')}`; `etl_project/lib/themes.py` "
         f"ships default `{default}` and `best` `{best}`."
     )
@@ -205,11 +206,14 @@ def _choice(report: dict) -> list[str]:
     )
     out.append("")
     d = procs[default]
-    scaled = (_cpu(d) / base_cpu * quiet) if _cpu(d) and base_cpu else None
+    turns = d.get("cost", {}).get("vs_lexicon")
+    ratio = turns["ratio"] if turns else (_cpu(d) / base_cpu if _cpu(d) and base_cpu else None)
+    how = (f"{ratio:.2f}x the lexicon's CPU time (median of {turns['repeats']} runs each, taken in turns on the same "
+           "13,440 transcripts)" if turns else f"{ratio:.2f}x the lexicon's CPU time in this run") if ratio else ""
     out.append(
         f"**Default = `{default}`**: {_f(key(default))} on the 492 (the lexicon: {_f(key('lexicon'))})"
-        + (f", {_cpu(d) / base_cpu:.2f}x the lexicon's CPU time in this run, about {scaled:.2f} CPU s per 1,000 transcripts "
-           f"on a quiet machine against the budget's {budget:.2f}." if scaled else ".")
+        + (f", {how}: about {ratio * quiet:.2f} CPU s per 1,000 transcripts on a quiet machine against the budget's "
+           f"{budget:.2f}." if ratio and default != "lexicon" else ".")
     )
     out.append("")
     return out
