@@ -158,3 +158,16 @@ def test_report_shape_and_markdown(dev):
     md = render_markdown(report)
     assert "| `job_threat_worry` |" in md and "always-true F1" in md and "kappa" in md
     assert f"{lex['macro_f1']:.3f}" in md
+
+
+def test_the_choice_rule_takes_the_most_accurate_method_within_the_budget():
+    def entry(f1, cpu):
+        return {"cv_on_492": {"macro_f1": f1}, "cost": {"x20": {"cpu_per_1000_s": cpu}}}
+
+    results = {"lexicon": entry(0.65, 0.2), "cheap": entry(0.70, 0.34), "dear": entry(0.72, 0.8)}
+    # the lexicon measured 0.2 on a loaded machine, 0.13 quiet: "cheap" scales to 0.221 <= 0.23
+    assert te.choose(results) == ("cheap", "dear")
+    results["cheap"]["cost"]["x20"]["cpu_per_1000_s"] = 0.4
+    assert te.choose(results) == ("lexicon", "dear")
+    results["cheap"]["cost"]["vs_lexicon"] = {"ratio": 1.7}  # measured in turns with the lexicon: it decides
+    assert te.choose(results) == ("cheap", "dear")

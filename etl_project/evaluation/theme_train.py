@@ -25,6 +25,7 @@ import polars as pl
 
 from etl_project.evaluation.theme_data import N_FLAGS, DevSet, load_all
 from etl_project.lib import theme_model as tm
+from etl_project.lib import theme_terms as tt
 from etl_project.lib.theme_taxonomy import THEME_FLAGS
 
 SEED = 0
@@ -37,6 +38,36 @@ class TrainConfig:
     min_df_bigram: int = 3
     C: float = 4.0
     lexicon_features: bool = False
+    inner_folds: int = 5
+    seed: int = SEED
+
+
+@dataclass(frozen=True)
+class TermConfig:
+    """The key-term model (:mod:`etl_project.lib.theme_terms`)."""
+
+    version: str = "terms-lexicon-lr-v1"
+    min_df: int = 3  # turns a candidate term must occur in (training turns)
+    min_chars: int = 3  # shortest single-word term
+    max_df_share: float = 0.03  # most turns a candidate term may occur in, as a share
+    select_C: float = 16.0  # strength of the L1 fit that chooses the terms (smaller: fewer terms)
+    max_terms_per_flag: int = 1000
+    C: float = 4.0
+    lexicon_features: bool = True
+    pooling: str = "lse"  # a transcript's score: log-sum-exp of its turns' (theme_model.pooled_scores)
+    inner_folds: int = 5
+    seed: int = SEED
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """A frozen sentence encoder's head added to the TF-IDF + lexicon model (:class:`theme_encoder.EncoderModel`)."""
+
+    version: str = "minilm-tfidf-lexicon-lr-v1"
+    base: TrainConfig = TrainConfig(version="tfidf-lexicon-lr-v1", lexicon_features=True)
+    C: float = 1.0  # of the head's logistic regression on the 384-d turn embeddings
+    weight: float = 1.0  # of the head's logit in the sum
+    lexicon_features: bool = True
     inner_folds: int = 5
     seed: int = SEED
 
@@ -101,30 +132,16 @@ def _fit_weights(turns: pl.DataFrame, labels: np.ndarray, evidence: dict, ids: t
     unigrams, bigrams = build_vocabulary(tm.tokens(sent.get_column("norm")), sent.get_column("turn_row").to_numpy(), cfg)
     x, idf = design(turns, unigrams, bigrams, None, lexicon_hits, sent=sent)
     t = turns.get_column("t").to_numpy()
-    turn_index = turns.get_column("turn_index").to_numpy()
-    coef = np.zeros((x.shape[1], N_FLAGS))
-    intercept = np.zeros(N_FLAGS)
-    for j, flag in enumerate(THEME_FLAGS):
-        positive_transcript = labels[t, j]
-        ev = np.array([evidence.get((ids[k], flag), -1) for k in range(len(ids))])
-        is_evidence = positive_transcript & (turn_index == ev[t])
-        keep = is_evidence | ~positive_transcript
-        y = is_evidence[keep]
-        if y.all() or not y.any():
-            intercept[j] = 10.0 if y.all() else -10.0
-            continue
-        clf = LogisticRegression(C=cfg.C, solver="liblinear", random_state=cfg.seed, max_iter=1000)
-        clf.fit(x[keep], y)
-        coef[:, j] = clf.coef_[0]
-        intercept[j] = clf.intercept_[0]
+    coef, intercept = _fit_flags(x, [_training_rows(turns, labels, evidence, ids, j) for j in range(N_FLAGS)], cfg.C, cfg.seed)
     n_text = len(unigrams) + len(bigrams)
     lexicon_coef = coef[n_text:, :] if lexicon_hits is not None else np.zeros((N_FLAGS, N_FLAGS))
     return unigrams, bigrams, idf, coef[:n_text], lexicon_coef, intercept
 
 
-def _transcript_max(turns: pl.DataFrame, scores: np.ndarray, n: int) -> np.ndarray:
-    best, _ = tm.transcript_scores(turns.get_column("t").to_numpy(), scores, n)
-    return best
+def _transcript_max(turns: pl.DataFrame, scores: np.ndarray, n: int, pooling: str = "max") -> np.ndarray:
+    t = turns.get_column("t").to_numpy()
+    best, _ = tm.transcript_scores(t, scores, n)
+    return tm.pooled_scores(t, scores, best, pooling)
 
 
 def best_threshold(y: np.ndarray, s: np.ndarray) -> float:
@@ -148,13 +165,26 @@ def folds(n: int, k: int, seed: int) -> list[np.ndarray]:
     return [np.sort(order[f::k]) for f in range(k)]
 
 
-def fit_model(dev: DevSet, cfg: TrainConfig = TrainConfig(), *, turns: pl.DataFrame | None = None, lexicon_hits: np.ndarray | None = None) -> tm.TurnModel:
-    """Fit on every transcript of ``dev``; thresholds and rates from an inner cross-validation on ``dev``."""
+def fit_model(dev: DevSet, cfg=TrainConfig(), *, turns: pl.DataFrame | None = None, lexicon_hits: np.ndarray | None = None):
+    """Fit on every transcript of ``dev``; thresholds and rates from an inner cross-validation on ``dev``.
+
+    ``cfg`` is a :class:`TrainConfig` (the TF-IDF model, :mod:`theme_model`) or a :class:`TermConfig`
+    (the key-term model, :mod:`theme_terms`); everything the model fits (vocabulary or terms, idf,
+    weights) is refitted inside every inner fold, so the thresholds see only out-of-fold scores.
+    """
     turns = participant_turns(dev) if turns is None else turns
     if cfg.lexicon_features and lexicon_hits is None:
         lexicon_hits = tm.turn_lexicon_hits(turns)
     if not cfg.lexicon_features:
         lexicon_hits = None
+    if isinstance(cfg, TermConfig):
+        assemble, score = _assemble_terms, tt.turn_scores
+    elif isinstance(cfg, EncoderConfig):
+        from etl_project.lib import theme_encoder
+
+        assemble, score = _assemble_encoder, theme_encoder.turn_scores
+    else:
+        assemble, score = _assemble, tm.turn_scores
     n = len(dev.ids)
     t = turns.get_column("t").to_numpy()
     oof = np.full((n, N_FLAGS), -np.inf)
@@ -163,11 +193,11 @@ def fit_model(dev: DevSet, cfg: TrainConfig = TrainConfig(), *, turns: pl.DataFr
         held_mask[held] = True
         train_rows = ~held_mask[t]
         sub = turns.filter(pl.Series(train_rows))
-        model = _assemble(dev, sub, cfg, None if lexicon_hits is None else lexicon_hits[train_rows])
+        model = assemble(dev, sub, cfg, None if lexicon_hits is None else lexicon_hits[train_rows])
         test_rows = held_mask[t]
         test = turns.filter(pl.Series(test_rows))
-        scores = tm.turn_scores(model, test)
-        best = _transcript_max(test, scores, n)
+        scores = score(model, test)
+        best = _transcript_max(test, scores, n, getattr(cfg, "pooling", "max"))
         oof[held] = best[held]
     threshold = np.array([best_threshold(dev.labels[:, j], oof[:, j]) for j in range(N_FLAGS)])
     predicted = oof >= threshold
@@ -175,8 +205,115 @@ def fit_model(dev: DevSet, cfg: TrainConfig = TrainConfig(), *, turns: pl.DataFr
     n_pos, n_neg = y.sum(axis=0), (~y).sum(axis=0)
     tpr = (predicted & y).sum(axis=0) / np.maximum(n_pos, 1)
     fpr = (predicted & ~y).sum(axis=0) / np.maximum(n_neg, 1)
-    final = _assemble(dev, turns, cfg, lexicon_hits)
+    final = assemble(dev, turns, cfg, lexicon_hits)
     return replace(final, threshold=threshold, tpr=tpr, fpr=fpr, n_pos=n_pos, n_neg=n_neg)
+
+
+def _training_rows(turns: pl.DataFrame, labels: np.ndarray, evidence: dict, ids, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows kept, their targets) for flag ``j``: the coders' evidence turns of transcripts with the
+    flag (positives) and every turn of transcripts without it (negatives)."""
+    t = turns.get_column("t").to_numpy()
+    turn_index = turns.get_column("turn_index").to_numpy()
+    flag = THEME_FLAGS[j]
+    positive_transcript = labels[t, j]
+    ev = np.array([evidence.get((ids[k], flag), -1) for k in range(len(ids))])
+    is_evidence = positive_transcript & (turn_index == ev[t])
+    keep = is_evidence | ~positive_transcript
+    return keep, is_evidence[keep]
+
+
+def _fit_flags(x, rows: list[tuple[np.ndarray, np.ndarray]], C: float, seed: int, *, degenerate: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """(coef, intercept): an L2 logistic regression per flag on ``x[keep]`` against ``y`` (``rows[j]``); a flag
+    whose rows are all one class gets no weights and intercept +/- ``degenerate``."""
+    from sklearn.linear_model import LogisticRegression
+
+    coef, intercept = np.zeros((x.shape[1], N_FLAGS)), np.zeros(N_FLAGS)
+    for j, (keep, y) in enumerate(rows):
+        if y.all() or not y.any():
+            intercept[j] = degenerate if y.all() else -degenerate
+            continue
+        clf = LogisticRegression(C=C, solver="liblinear", random_state=seed, max_iter=1000)
+        clf.fit(x[keep], y)
+        coef[:, j], intercept[j] = clf.coef_[0], clf.intercept_[0]
+    return coef, intercept
+
+
+def _fit_terms(turns: pl.DataFrame, labels: np.ndarray, evidence: dict, ids, cfg: "TermConfig", lexicon_hits):
+    """Terms, idf, coef, lexicon_coef, intercept of a key-term model fitted on ``turns``.
+
+    1. candidate terms (:func:`theme_terms.candidate_terms`) and their occurrences;
+    2. per flag, an L1-penalised fit on all candidates (+ the lexicon's hits) keeps the terms with a
+       non-zero weight (at most ``max_terms_per_flag``, by weight); the union over flags is the model's terms;
+    3. an L2-penalised fit per flag on those terms (their own idf and turn norms) gives the weights.
+    """
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    sent = tm.sentences(turns)
+    norm = sent.get_column("norm")
+    turn_of = sent.get_column("turn_row").to_numpy().astype(np.int64)
+    n = turns.height
+    candidates = tt.candidate_terms(tm.tokens(norm), turn_of, min_df=cfg.min_df, min_chars=cfg.min_chars, max_df_share=cfg.max_df_share)
+    row, tid = tt.term_occurrences(norm, candidates)
+
+    def idf_of(tid_, row_, n_terms):
+        present = np.unique(turn_of[row_] * n_terms + tid_)
+        df = np.bincount(present % n_terms, minlength=n_terms)
+        return np.log((1 + n) / (1 + df)) + 1.0
+
+    def with_lexicon(x):
+        return x if lexicon_hits is None else sparse.hstack([x, sparse.csr_matrix(lexicon_hits.astype(np.float64))], format="csr")
+
+    idf = idf_of(tid, row, len(candidates))
+    common = np.log((1 + n) / (1 + cfg.max_df_share * n)) + 1.0  # the idf of a term in that share of the turns
+    keep_occ = idf[tid] >= common  # a candidate that matches (as a word start) in too many turns is dropped
+    row, tid = row[keep_occ], tid[keep_occ]
+    x = with_lexicon(tt.turn_design(row, tid, turn_of, n, idf))
+    rows = [_training_rows(turns, labels, evidence, ids, j) for j in range(N_FLAGS)]
+    chosen: set[int] = set()
+    for keep, y in rows:
+        if y.all() or not y.any():
+            continue
+        l1 = LogisticRegression(l1_ratio=1.0, C=cfg.select_C, solver="liblinear", random_state=cfg.seed, max_iter=1000)
+        l1.fit(x[keep], y)
+        w = np.abs(l1.coef_[0][: len(candidates)])
+        nonzero = np.nonzero(w)[0]
+        chosen.update(int(i) for i in nonzero[np.argsort(-w[nonzero], kind="stable")][: cfg.max_terms_per_flag])
+    selected = np.array(sorted(chosen), dtype=np.int64)
+    terms = [candidates[i] for i in selected]
+    remap = np.full(len(candidates), -1, dtype=np.int64)
+    remap[selected] = np.arange(len(selected))
+    keep_occ = remap[tid] >= 0
+    row, tid = row[keep_occ], remap[tid[keep_occ]]
+    idf = idf_of(tid, row, len(terms)) if len(terms) else np.zeros(0)
+    x = with_lexicon(tt.turn_design(row, tid, turn_of, n, idf))
+    coef, intercept = _fit_flags(x, rows, cfg.C, cfg.seed)
+    lexicon_coef = coef[len(terms):, :] if lexicon_hits is not None else np.zeros((N_FLAGS, N_FLAGS))
+    return terms, idf, coef[: len(terms)], lexicon_coef, intercept
+
+
+def _assemble_terms(dev: DevSet, turns: pl.DataFrame, cfg: "TermConfig", lexicon_hits) -> tt.TermModel:
+    terms, idf, coef, lexicon_coef, intercept = _fit_terms(turns, dev.labels, dev.evidence_turns or {}, dev.ids, cfg, lexicon_hits)
+    zeros = np.zeros(N_FLAGS)
+    return tt.TermModel(
+        version=cfg.version, terms=tuple(terms), idf=idf, coef=coef, lexicon_coef=lexicon_coef, intercept=intercept,
+        threshold=zeros, tpr=zeros, fpr=zeros, n_pos=zeros.astype(np.int64), n_neg=zeros.astype(np.int64), pooling=cfg.pooling,
+    )
+
+
+def _assemble_encoder(dev: DevSet, turns: pl.DataFrame, cfg: EncoderConfig, lexicon_hits):
+    """The base model on ``turns`` and, per flag, a logistic regression on the turns' embeddings (same rows)."""
+    from etl_project.lib import theme_encoder
+
+    base = _assemble(dev, turns, cfg.base, lexicon_hits)
+    x = theme_encoder.embed(turns.get_column("text").to_list()).astype(np.float64)
+    rows = [_training_rows(turns, dev.labels, dev.evidence_turns or {}, dev.ids, j) for j in range(N_FLAGS)]
+    coef, intercept = _fit_flags(x, rows, cfg.C, cfg.seed, degenerate=0.0)  # the base already decides such a flag
+    zeros = np.zeros(N_FLAGS)
+    return theme_encoder.EncoderModel(
+        version=cfg.version, base=base, coef=coef, intercept=intercept, weight=np.full(N_FLAGS, cfg.weight),
+        threshold=zeros, tpr=zeros, fpr=zeros, n_pos=zeros.astype(np.int64), n_neg=zeros.astype(np.int64),
+    )
 
 
 def _assemble(dev: DevSet, turns: pl.DataFrame, cfg: TrainConfig, lexicon_hits) -> tm.TurnModel:
@@ -196,10 +333,16 @@ def sha256(path: Path) -> str:
 
 
 RATES_PATH = tm.MODEL_PATH.parent / "theme_rates.json"
-SHIPPED: dict[str, tuple[str, TrainConfig]] = {
+SHIPPED: dict[str, tuple[str, TrainConfig | TermConfig]] = {
     "tfidf": ("theme_tfidf_lr.npz", TrainConfig(version="tfidf-lr-v1", lexicon_features=False)),
     "tfidf_lexicon": ("theme_tfidf_lexicon_lr.npz", TrainConfig(version="tfidf-lexicon-lr-v1", lexicon_features=True)),
+    "terms_lexicon": ("theme_terms_lexicon_lr.npz", TermConfig(version="terms-lexicon-lr-v1")),
+    # the head only: its base is the tfidf_lexicon model above (same config, same fit), loaded from that artefact
+    "minilm_tfidf_lexicon": ("theme_minilm_tfidf_lexicon_head.npz", EncoderConfig(version="minilm-tfidf-lexicon-lr-v1", C=4.0)),
 }
+# Turn embeddings computed by training or evaluation, kept between runs (gitignored; the encoder is frozen, so
+# they depend on the text alone): the 672 transcripts' 7,711 participant turns take about 10 CPU minutes.
+EMBEDDING_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "theme_turn_embeddings.npz"
 
 
 def lexicon_rates(held: DevSet) -> dict:
@@ -248,8 +391,13 @@ def main(argv: list[str] | None = None) -> int:
             "flags": lexicon_rates(held),
         }
     }
+    from etl_project.lib import theme_encoder
+
+    theme_encoder.load_cache(EMBEDDING_CACHE)
     for method, (file, cfg) in SHIPPED.items():
         model = fit_model(both, cfg)
+        if isinstance(cfg, EncoderConfig):
+            theme_encoder.save_cache(EMBEDDING_CACHE)
         out = args.out_dir / file
         model.save(out)
         rates[model.version] = {
@@ -257,7 +405,13 @@ def main(argv: list[str] | None = None) -> int:
             "measured_on": f"out-of-fold predictions of a {cfg.inner_folds}-fold cross-validation over the {len(both.ids)} labelled transcripts (seed {cfg.seed}), at the shipped thresholds",
             "flags": model_rates(model),
         }
-        print(f"{method} {model.version}: {len(model.unigrams)} unigrams, {len(model.bigrams)} bigrams, {len(both.ids)} transcripts -> {out} "
+        if isinstance(model, tt.TermModel):
+            size = f"{len(model.terms)} terms"
+        elif isinstance(model, tm.TurnModel):
+            size = f"{len(model.unigrams)} unigrams, {len(model.bigrams)} bigrams"
+        else:
+            size = f"a 384 x 14 head on {model.base.version}"
+        print(f"{method} {model.version}: {size}, {len(both.ids)} transcripts -> {out} "
               f"({out.stat().st_size / 1e6:.2f} MB, sha256 {sha256(out)[:12]})")
         for j, flag in enumerate(THEME_FLAGS):
             print(f"  {flag:28s} threshold {model.threshold[j]:7.3f}  oof TPR {model.tpr[j]:.2f}  FPR {model.fpr[j]:.2f}")

@@ -83,6 +83,7 @@ import functools
 import re._parser as _re_parser  # the stdlib regex parser, used only to find required literals
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from etl_project.lib.theme_lexicon import LEXICON, LEXICON_VERSION, Cues, _any
@@ -554,16 +555,37 @@ def _hits(norm: pl.Series) -> pl.DataFrame:
     Independent pieces (the halves of the Aho-Corasick pass, the regexes) are lazy queries run
     together by ``pl.collect_all``, so both cores work.
     """
+    return hits_and_terms(norm, ())[0]
+
+
+def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple[pl.DataFrame, tuple[np.ndarray, np.ndarray]]:
+    """:func:`_hits` and, from the same Aho-Corasick pass, every occurrence of ``terms`` (sorted unique
+    literals, :mod:`theme_terms`) in ``" " + norm + " "``: ``(sid, term id)`` sorted by ``sid``.
+
+    With terms the pass runs over the padded copy: it holds every literal match of the unpadded
+    one, so the prefilter's candidates can only grow (the regexes decide the hits, unchanged).
+    """
     empty = pl.DataFrame(schema={"sid": pl.UInt32, "flag": pl.UInt32})
+    no_terms = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     if norm.len() == 0:
-        return empty
+        return empty, no_terms
     literals, table, unfiltered = _chosen_literal_table(norm)
     alternatives = _alternatives()
+    haystack = norm
+    if terms:
+        from etl_project.lib.theme_terms import pad
+
+        # the terms first, so a match's code below len(terms) is its term id; then the other prefilter literals
+        union = list(terms) + sorted(set(literals) - set(terms))
+        code = {lit: i for i, lit in enumerate(union)}
+        relabel = np.array([code[lit] for lit in literals], dtype=np.uint32)
+        table = table.with_columns(pl.Series("lid", relabel[table.get_column("lid").to_numpy()]))
+        literals, haystack = union, pad(norm)
     codes = pl.Enum(literals)
 
-    def candidates(offset: int, length: int) -> pl.LazyFrame:
+    def matches(offset: int, length: int) -> pl.LazyFrame:
         return (
-            norm.slice(offset, length)
+            haystack.slice(offset, length)
             .to_frame("norm")
             .lazy()
             .with_row_index("sid", offset=offset)
@@ -571,12 +593,20 @@ def _hits(norm: pl.Series) -> pl.DataFrame:
             .explode("lit")
             .drop_nulls("lit")
             .select("sid", pl.col("lit").cast(codes).to_physical().alias("lid"))
-            .join(table.lazy(), on="lid")
-            .group_by("aid")
-            .agg(pl.col("sid").unique())
         )
 
-    found = pl.concat(pl.collect_all([candidates(o, n) for o, n in _halves(norm.len())]))
+    def candidates(found: pl.LazyFrame) -> pl.LazyFrame:
+        return found.join(table.lazy(), on="lid").group_by("aid").agg(pl.col("sid").unique())
+
+    pieces = _halves(norm.len())
+    if terms:
+        found_all = pl.concat(pl.collect_all([matches(o, n) for o, n in pieces]))
+        own = found_all.filter(pl.col("lid") < len(terms))
+        term_rows = (own.get_column("sid").cast(pl.Int64).to_numpy(), own.get_column("lid").cast(pl.Int64).to_numpy())
+        found = candidates(found_all.lazy()).collect()
+    else:
+        term_rows = no_terms
+        found = pl.concat(pl.collect_all([candidates(matches(o, n)) for o, n in pieces]))
     found = found.group_by("aid").agg(pl.col("sid").explode())
     every = pl.int_range(norm.len(), dtype=pl.UInt32, eager=True)
     work = [(int(a), s) for a, s in zip(found.get_column("aid"), found.get_column("sid"))] + [(a, every) for a in unfiltered]
@@ -587,7 +617,7 @@ def _hits(norm: pl.Series) -> pl.DataFrame:
         for aid, sids in work
     ]
     if not queries:
-        return empty
+        return empty, term_rows
     by_flag = pl.concat(pl.collect_all(queries)).group_by("flag").agg(pl.col("sid").unique())
     plans = _plans()
     queries = []
@@ -599,7 +629,7 @@ def _hits(norm: pl.Series) -> pl.DataFrame:
         if plan.negative:
             query = query.filter(~pl.col("norm").str.contains(plan.negative))
         queries.append(query.select("sid", pl.lit(flag, dtype=pl.UInt32).alias("flag")))
-    return pl.concat(pl.collect_all(queries)) if queries else empty
+    return (pl.concat(pl.collect_all(queries)) if queries else empty), term_rows
 
 
 def lexicon_hits(sentences: pl.DataFrame) -> pl.DataFrame:

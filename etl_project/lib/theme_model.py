@@ -65,44 +65,55 @@ class TurnModel:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {
-            "version": np.array(self.version),
-            "flags": np.array(THEME_FLAGS),
-            "unigrams": np.array(self.unigrams),
-            "bigrams": self.bigrams.astype(np.int32),
-            "idf": self.idf.astype(np.float32),
-            "coef": self.coef.astype(np.float32),
-            "lexicon_coef": self.lexicon_coef.astype(np.float32),
-            "intercept": self.intercept.astype(np.float64),
-            "threshold": self.threshold.astype(np.float64),
-            "tpr": self.tpr.astype(np.float64),
-            "fpr": self.fpr.astype(np.float64),
-            "n_pos": self.n_pos.astype(np.int64),
-            "n_neg": self.n_neg.astype(np.int64),
-        }
-        with open(path, "wb") as handle:  # np.savez_compressed on a handle: no ".npz" appended, same bytes for same arrays
-            np.savez_compressed(handle, **arrays)
+        save_artefact(path, self, {"unigrams": np.array(self.unigrams), "bigrams": self.bigrams.astype(np.int32)})
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "TurnModel":
         with np.load(path, allow_pickle=False) as z:
-            flags = tuple(str(f) for f in z["flags"])
-            if flags != THEME_FLAGS:
-                raise ValueError(f"{path}: flags {flags} differ from THEME_FLAGS")
             return cls(
-                version=str(z["version"]),
                 unigrams=tuple(str(u) for u in z["unigrams"]),
                 bigrams=z["bigrams"].astype(np.int64).reshape(-1, 2),
-                idf=z["idf"].astype(np.float64),
-                coef=z["coef"].astype(np.float64),
-                lexicon_coef=z["lexicon_coef"].astype(np.float64),
-                intercept=z["intercept"],
-                threshold=z["threshold"],
-                tpr=z["tpr"],
-                fpr=z["fpr"],
-                n_pos=z["n_pos"],
-                n_neg=z["n_neg"],
+                **decision_fields(z, path),
             )
+
+
+def decision_arrays(model) -> dict[str, np.ndarray]:
+    """The arrays every per-turn model's artefact stores beside its features (see :func:`decision_fields`)."""
+    return {
+        "version": np.array(model.version),
+        "flags": np.array(THEME_FLAGS),
+        "idf": model.idf.astype(np.float32),
+        "coef": model.coef.astype(np.float32),
+        "lexicon_coef": model.lexicon_coef.astype(np.float32),
+        "intercept": model.intercept.astype(np.float64),
+        "threshold": model.threshold.astype(np.float64),
+        "tpr": model.tpr.astype(np.float64),
+        "fpr": model.fpr.astype(np.float64),
+        "n_pos": model.n_pos.astype(np.int64),
+        "n_neg": model.n_neg.astype(np.int64),
+    }
+
+
+def save_artefact(path: Path, model, features: dict[str, np.ndarray], extra: dict[str, np.ndarray] | None = None) -> None:
+    """``version, flags``, the model's own ``features`` arrays, :func:`decision_arrays`, ``extra``: one
+    compressed ``.npz`` (written on a handle: no ".npz" appended, the same bytes for the same arrays)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    decision = decision_arrays(model)
+    head = {k: decision.pop(k) for k in ("version", "flags")}
+    with open(path, "wb") as handle:
+        np.savez_compressed(handle, **head, **features, **decision, **(extra or {}))
+
+
+def decision_fields(z, path) -> dict:
+    """The fields of :func:`decision_arrays` read back from an opened artefact (its flags checked)."""
+    flags = tuple(str(f) for f in z["flags"])
+    if flags != THEME_FLAGS:
+        raise ValueError(f"{path}: flags {flags} differ from THEME_FLAGS")
+    return {
+        "version": str(z["version"]), "idf": z["idf"].astype(np.float64), "coef": z["coef"].astype(np.float64),
+        "lexicon_coef": z["lexicon_coef"].astype(np.float64), "intercept": z["intercept"], "threshold": z["threshold"],
+        "tpr": z["tpr"], "fpr": z["fpr"], "n_pos": z["n_pos"], "n_neg": z["n_neg"],
+    }
 
 
 @functools.lru_cache(maxsize=4)
@@ -287,20 +298,64 @@ def turn_lexicon_hits(participant: pl.DataFrame) -> np.ndarray:
 
 
 def transcript_scores(turn_rows_transcript: np.ndarray, scores: np.ndarray, n_transcripts: int) -> tuple[np.ndarray, np.ndarray]:
-    """(max score, row of the top turn) per transcript and flag; transcripts without turns get -inf / -1."""
+    """(max score, row of the top turn) per transcript and flag; transcripts without turns get -inf / -1.
+
+    Ties: the first row. Rows grouped by transcript (sorted ``turn_rows_transcript``, as every caller
+    has them) take segment reductions; other inputs a sort per flag.
+    """
     best = np.full((n_transcripts, scores.shape[1]), -np.inf)
     top = np.full((n_transcripts, scores.shape[1]), -1, dtype=np.int64)
     if scores.shape[0] == 0:
         return best, top
+    t = turn_rows_transcript
+    if np.all(t[1:] >= t[:-1]):
+        starts = np.r_[0, np.nonzero(np.diff(t))[0] + 1]
+        seg_best = np.maximum.reduceat(scores, starts, axis=0)
+        segment = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(t)]))
+        rows = np.arange(len(t))[:, None]
+        first = np.minimum.reduceat(np.where(scores == seg_best[segment], rows, len(t)), starts, axis=0)
+        best[t[starts]] = seg_best
+        top[t[starts]] = first
+        return best, top
     for j in range(scores.shape[1]):
         s = scores[:, j]
-        idx = np.lexsort((-s, turn_rows_transcript))  # by transcript, best score first
-        first = np.ones(len(idx), dtype=bool)
-        first[1:] = turn_rows_transcript[idx][1:] != turn_rows_transcript[idx][:-1]
-        chosen = idx[first]
-        best[turn_rows_transcript[chosen], j] = s[chosen]
-        top[turn_rows_transcript[chosen], j] = chosen
+        idx = np.lexsort((-s, t))  # by transcript, best score first
+        head = np.ones(len(idx), dtype=bool)
+        head[1:] = t[idx][1:] != t[idx][:-1]
+        chosen = idx[head]
+        best[t[chosen], j] = s[chosen]
+        top[t[chosen], j] = chosen
     return best, top
+
+
+def pooled_scores(turn_rows_transcript: np.ndarray, scores: np.ndarray, best: np.ndarray, pooling: str) -> np.ndarray:
+    """A transcript's score per flag from its turns' logits: ``"max"`` (the top turn's, ``best`` from
+    :func:`transcript_scores`) or ``"lse"``, log-sum-exp, a soft maximum that also counts the other turns'
+    evidence (``log(sum(exp(s)))``, at least the maximum; computed around it)."""
+    if pooling == "max" or scores.shape[0] == 0:
+        return best
+    if pooling != "lse":
+        raise ValueError(f"unknown pooling {pooling!r}")
+    finite = np.isfinite(best)
+    centre = np.where(finite, best, 0.0)[turn_rows_transcript]
+    terms = np.where(np.isfinite(scores), np.exp(np.minimum(scores - centre, 0.0)), 0.0)
+    sums = np.zeros_like(best)
+    np.add.at(sums, turn_rows_transcript, terms)
+    return np.where(finite, best + np.log(np.maximum(sums, 1.0)), best)
+
+
+def best_sentences(sentence_turn: np.ndarray, sentence_raw: np.ndarray, turn_row: np.ndarray, flag_idx: np.ndarray) -> np.ndarray:
+    """For each (turn, flag) pair, the sentence (row) of that turn with the highest ``sentence_raw`` for
+    the flag (ties: the first). ``sentence_turn`` is sorted; every pair's turn has a sentence."""
+    lo = np.searchsorted(sentence_turn, turn_row, side="left")
+    hi = np.searchsorted(sentence_turn, turn_row, side="right")
+    sizes = hi - lo
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    sid = np.repeat(lo - starts, sizes) + np.arange(int(sizes.sum()))
+    values = sentence_raw[sid, np.repeat(flag_idx, sizes)]
+    seg_max = np.maximum.reduceat(values, starts)
+    pair = np.repeat(np.arange(len(turn_row)), sizes)
+    return np.minimum.reduceat(np.where(values == seg_max[pair], sid, np.iinfo(np.int64).max), starts)
 
 
 # --------------------------------------------------------------------------- #
@@ -315,29 +370,28 @@ def model_evidence(model: TurnModel, participant: pl.DataFrame) -> pl.DataFrame:
     """
     if participant.height == 0:
         return pl.DataFrame(schema=_EVIDENCE_ROWS)
+    return evidence_from_scores(participant, score_turns(model, participant), model.threshold)
+
+
+def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: np.ndarray, pooling: str = "max") -> pl.DataFrame:
+    """Evidence rows of a per-turn model (any: :mod:`theme_terms` shares it) from its scores.
+
+    A flag is set where the transcript's score (:func:`pooled_scores` of its turns') reaches
+    ``threshold``; the evidence is the top turn and its sentence with the highest contribution to
+    the flag's score (ties: the first).
+    """
     transcript = participant.get_column("transcript_id").rle_id().to_numpy().astype(np.int64)
     n_transcripts = int(transcript[-1]) + 1
-    scored = score_turns(model, participant)
     scores = scored.turn.copy()
     has_sentence = np.zeros(participant.height, dtype=bool)
     has_sentence[scored.sentence_turn] = True
     scores[~has_sentence] = -np.inf  # a turn without a sentence cannot be evidence
     best, top = transcript_scores(transcript, scores, n_transcripts)
-    t_idx, flag_idx = np.nonzero(best >= model.threshold)
+    t_idx, flag_idx = np.nonzero(pooled_scores(transcript, scores, best, pooling) >= threshold)
     if len(t_idx) == 0:
         return pl.DataFrame(schema=_EVIDENCE_ROWS)
     turn_row = top[t_idx, flag_idx]
-    # the best sentence of every turn for every flag, in one grouped pass (first maximum wins)
-    raw = pl.DataFrame(scored.sentence_raw, schema=[f"f{j}" for j in range(len(THEME_FLAGS))])
-    best_sentence = (
-        raw.with_columns(pl.Series("turn_row", scored.sentence_turn), pl.int_range(pl.len(), dtype=pl.Int64).alias("sid"))
-        .group_by("turn_row")
-        .agg(pl.col("sid").gather(pl.col(f"f{j}").arg_max()).first().alias(f"f{j}") for j in range(len(THEME_FLAGS)))
-        .sort("turn_row")
-    )
-    position = np.searchsorted(best_sentence.get_column("turn_row").to_numpy(), turn_row)
-    table = best_sentence.drop("turn_row").to_numpy()
-    sid = table[position, flag_idx]
+    sid = best_sentences(scored.sentence_turn, scored.sentence_raw, turn_row, flag_idx)
     quote = scored.sentences.get_column("sentence").gather(sid).str.slice(0, MAX_QUOTE_CHARS).str.strip_chars()
     return pl.DataFrame(
         {

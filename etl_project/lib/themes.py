@@ -4,11 +4,17 @@ Fourteen boolean flags per transcript (``THEME_FLAGS``; definitions and coding r
 ``data/themes/TAXONOMY.md``), judged on the participant's turns only. Methods (``METHODS``):
 
 ``lexicon``        the rule lexicon (rule data :mod:`theme_lexicon`, engine :mod:`theme_engine`).
-                   The default: the only method within the flagging cost budget of ``make run``.
+``terms_lexicon``  the default: a few thousand key terms + the lexicon's per-turn hits, logistic regression
+                   per turn (:mod:`theme_terms`, artefact ``models/theme_terms_lexicon_lr.npz``), scored in
+                   the lexicon's own Aho-Corasick pass: within the flagging cost budget of ``make run``.
 ``tfidf``          per-turn TF-IDF + logistic regression trained on the 672 labelled transcripts
                    (:mod:`theme_model`, artefact ``models/theme_tfidf_lr.npz``).
 ``tfidf_lexicon``  the same model with the lexicon's per-turn hits as extra features
-                   (``models/theme_tfidf_lexicon_lr.npz``): runs both engines. The most accurate.
+                   (``models/theme_tfidf_lexicon_lr.npz``): runs both engines.
+``minilm_tfidf_lexicon``  the most accurate (``best``): ``tfidf_lexicon``'s turn logits plus, per flag, a
+                   logistic-regression head on each turn's all-MiniLM-L6-v2 embedding (:mod:`theme_encoder`,
+                   numpy; head ``models/theme_minilm_tfidf_lexicon_head.npz``). Needs the ``themes-best``
+                   extra (the encoder's weights package); about 0.5 CPU s per transcript.
 ``best``           an alias of the most accurate shipped method (:data:`BEST`).
 ``default``        an alias of :data:`DEFAULT`.
 
@@ -33,8 +39,8 @@ from etl_project.lib.theme_taxonomy import THEME_FLAGS
 __all__ = ["THEME_FLAGS", "METHODS", "DEFAULT", "BEST", "flag_themes", "resolve_method", "method_version"]
 
 METHOD_ENV = "ETL_THEME_METHOD"
-DEFAULT = "lexicon"  # fast enough for make run; see docs/THEMES.md "The choice"
-BEST = "tfidf_lexicon"  # most accurate on transcripts no rule or model was fitted on
+DEFAULT = "terms_lexicon"  # the most accurate method within make run's flagging budget; docs/THEMES.md "The choice"
+BEST = "minilm_tfidf_lexicon"  # most accurate on transcripts no rule or model was fitted on
 ALIASES = {"best": BEST, "default": DEFAULT}
 
 _EVIDENCE = pl.List(pl.Struct({"flag": pl.String, "turn_index": pl.Int32, "quote": pl.String}))
@@ -48,21 +54,67 @@ class Method:
     evidence: Callable[[pl.DataFrame], pl.DataFrame]  # sorted participant turns -> evidence rows
 
 
-def _model_method(name: str, artefact: str) -> Method:
-    from etl_project.lib import theme_model
+def _model_method(name: str, artefact: str, module: str = "theme_model", evidence: str = "model_evidence") -> Method:
+    """A trained method: ``etl_project.lib.<module>``'s ``load_model`` of the artefact and its ``evidence`` function."""
+    import importlib
 
-    path = theme_model.MODEL_PATH.parent / artefact
+    runtime = importlib.import_module(f"etl_project.lib.{module}")
+    path = runtime.MODEL_PATH.parent / artefact
     return Method(
         name=name,
-        version=lambda: theme_model.load_model(path).version,
-        evidence=lambda participant: theme_model.model_evidence(theme_model.load_model(path), participant),
+        version=lambda: runtime.load_model(path).version,
+        evidence=lambda participant: getattr(runtime, evidence)(runtime.load_model(path), participant),
     )
 
 
+def _encoder_method(name: str, base_artefact: str, head_artefact: str) -> Method:
+    from etl_project.lib import theme_model
+
+    folder = theme_model.MODEL_PATH.parent
+
+    def model():
+        from etl_project.lib import theme_encoder
+
+        return _encoder_model(folder / head_artefact, folder / base_artefact, theme_encoder)
+
+    return Method(
+        name=name,
+        version=lambda: _head_version(folder / head_artefact),
+        evidence=lambda participant: __import__("etl_project.lib.theme_encoder", fromlist=["x"]).encoder_evidence(model(), participant),
+    )
+
+
+def _head_version(path) -> str:
+    """The version recorded in a head artefact (readable without the encoder's weights)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as z:
+        return str(z["version"])
+
+
+_ENCODER_MODELS: dict = {}
+
+
+def _encoder_model(head, base, theme_encoder):
+    from etl_project.lib import theme_model
+
+    key = (str(head), str(base))
+    if key not in _ENCODER_MODELS:
+        theme_encoder.model_dir()  # fails early, with the install hint, when the weights package is missing
+        _ENCODER_MODELS[key] = theme_encoder.EncoderModel.load(head, theme_model.load_model(base))
+    return _ENCODER_MODELS[key]
+
+
+# Methods that need the optional ``themes-best`` extra (the sentence encoder's weights package and tokenizer);
+# the Makefile installs it when ETL_THEME_METHOD names one of them (or ``best`` while BEST is one).
+NEEDS_ENCODER = frozenset({"minilm_tfidf_lexicon"})
+
 METHODS: dict[str, Method] = {
     "lexicon": Method("lexicon", lambda: theme_engine.METHOD_VERSION, theme_engine.lexicon_evidence),
+    "terms_lexicon": _model_method("terms_lexicon", "theme_terms_lexicon_lr.npz", "theme_terms", "term_evidence"),
     "tfidf": _model_method("tfidf", "theme_tfidf_lr.npz"),
     "tfidf_lexicon": _model_method("tfidf_lexicon", "theme_tfidf_lexicon_lr.npz"),
+    "minilm_tfidf_lexicon": _encoder_method("minilm_tfidf_lexicon", "theme_tfidf_lexicon_lr.npz", "theme_minilm_tfidf_lexicon_head.npz"),
 }
 
 # Kept for callers of v1: the default method's name (its version needs the artefact: method_version()).

@@ -54,7 +54,7 @@ class WarehouseRunConfig(dg.Config):
     )
     theme_method: Optional[str] = Field(
         default=None,
-        description="Theme flagging method (lexicon, tfidf, tfidf_lexicon, best); default: ETL_THEME_METHOD, else lexicon.",
+        description="Theme flagging method (terms_lexicon, minilm_tfidf_lexicon, tfidf_lexicon, tfidf, lexicon; default, best); default: ETL_THEME_METHOD, else terms_lexicon.",
     )
 
 
