@@ -177,9 +177,13 @@ def test_method_selection(monkeypatch):
 
 
 @pytest.mark.parametrize("method", ["tfidf", "terms_lexicon"])
-def test_output_is_independent_of_row_order_and_chunk_edges(sample_turns, method):
+def test_output_is_independent_of_row_order_and_chunk_edges(sample_turns, method, monkeypatch):
+    from etl_project.lib import theme_terms
+
     first = flag_themes(sample_turns, method=method)
     assert first.equals(flag_themes(sample_turns.sample(fraction=1.0, shuffle=True, seed=3), method=method))
+    monkeypatch.setattr(theme_terms, "CHUNK_TRANSCRIPTS", 7)  # many chunks, edges inside the sample
+    assert first.equals(flag_themes(sample_turns, method=method))
     empty = flag_themes(sample_turns.head(0), method=method)
     assert empty.height == 0 and empty.columns == first.columns
 

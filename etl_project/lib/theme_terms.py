@@ -39,6 +39,9 @@ from etl_project.lib import theme_model as tm
 from etl_project.lib.theme_taxonomy import THEME_FLAGS
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "theme_terms_lexicon_lr.npz"
+CHUNK_TRANSCRIPTS = 5_000
+"""Transcripts flagged at a time: the per-sentence arrays (sentences x 14 floats) of a 40,000-transcript
+warehouse file took about 1 GB at once."""
 
 
 @dataclass(frozen=True)
@@ -187,4 +190,13 @@ def term_evidence(model: TermModel, participant: pl.DataFrame) -> pl.DataFrame:
     :func:`theme_model.evidence_from_scores`)."""
     if participant.height == 0:
         return pl.DataFrame(schema=tm._EVIDENCE_ROWS)
-    return tm.evidence_from_scores(participant, score_turns(model, participant), model.threshold, model.pooling)
+    # a transcript's flags depend on its own turns only: chunks of transcripts bound the memory of the
+    # per-sentence score arrays (sentences x 14) without changing a row
+    ids = participant.get_column("transcript_id").unique(maintain_order=True)
+    if ids.len() <= CHUNK_TRANSCRIPTS:
+        return tm.evidence_from_scores(participant, score_turns(model, participant), model.threshold, model.pooling)
+    parts = []
+    for start in range(0, ids.len(), CHUNK_TRANSCRIPTS):
+        chunk = participant.filter(pl.col("transcript_id").is_in(ids.slice(start, CHUNK_TRANSCRIPTS).implode()))
+        parts.append(tm.evidence_from_scores(chunk, score_turns(model, chunk), model.threshold, model.pooling))
+    return pl.concat(parts)
