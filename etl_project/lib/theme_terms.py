@@ -39,9 +39,10 @@ from etl_project.lib import theme_model as tm
 from etl_project.lib.theme_taxonomy import THEME_FLAGS
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "theme_terms_lexicon_lr.npz"
-CHUNK_TRANSCRIPTS = 5_000
+CHUNK_TRANSCRIPTS = 2_000
 """Transcripts flagged at a time: the per-sentence arrays (sentences x 14 floats) of a 40,000-transcript
-warehouse file took about 1 GB at once."""
+warehouse file took about 1 GB at once (make run's tree at 50,000: 1,785 MiB in one piece, 1,453 MiB
+in chunks of 5,000, 1,313 MiB in chunks of 2,000)."""
 
 
 @dataclass(frozen=True)
