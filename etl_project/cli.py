@@ -18,12 +18,13 @@ Exit codes: 0 done (also when inputs were quarantined), 1 the run failed,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import gc
+import io
 import json
 import os
 import sys
-import gc
-import io
 import tempfile
 import time
 import uuid
@@ -150,8 +151,9 @@ class Progress:
             print(line, file=self.stream, flush=True)
 
 
+@contextlib.contextmanager
 def terminal_stream():
-    """This process's stderr on a descriptor of its own (a duplicate of descriptor 2).
+    """This process's stderr on a descriptor of its own (a duplicate of descriptor 2), closed at the end.
 
     While a step runs, Dagster's compute-log capture points descriptor 2 at a log file and copies
     the file back to the terminal with ``tail -F``, which it stops when the capture ends, sometimes
@@ -159,9 +161,12 @@ def terminal_stream():
     written to the duplicate reach the terminal at once, in order. Falls back to ``sys.stderr``
     when it has no descriptor (an in-process caller capturing it)."""
     try:
-        return os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace")
+        stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding=sys.stderr.encoding or "utf-8", errors="backslashreplace")
     except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        return sys.stderr
+        yield sys.stderr
+        return
+    with stream:
+        yield stream
 
 
 def _quiet_about_interrupts(record) -> bool:
@@ -252,12 +257,8 @@ def run(args: argparse.Namespace) -> int:
         if plan.unfinished:
             progress_note(args, f"taking up {len(plan.unfinished)} unfinished batch(es): {', '.join(plan.unfinished)}")
 
-    terminal = terminal_stream()
-    try:
+    with terminal_stream() as terminal:
         return _run_batches(args, keys, raw, warehouse, terminal, started)
-    finally:
-        if terminal is not sys.stderr:
-            terminal.close()
 
 
 def _run_batches(args: argparse.Namespace, keys: list[str], raw: Path, warehouse: Path, terminal, started: float) -> int:
@@ -346,12 +347,8 @@ def reflag(args: argparse.Namespace) -> int:
     if not keys:
         print(f"nothing to re-derive: no batch in {location} yet (run `etl-project run` first)")
         return EXIT_OK
-    terminal = terminal_stream()
-    try:
+    with terminal_stream() as terminal:
         return _reflag_batches(args, keys, location, terminal)
-    finally:
-        if terminal is not sys.stderr:
-            terminal.close()
 
 
 def _reflag_batches(args: argparse.Namespace, keys: list[str], location: str, terminal) -> int:
