@@ -279,19 +279,8 @@ def _run_batches(args: argparse.Namespace, keys: list[str], raw: Path, warehouse
     if _CONSOLE["script"]:
         gc.freeze()  # Dagster's and the definitions' objects live as long as the process: no collection walks them again
     for number, key in enumerate(keys, 1):
-        run_id = str(uuid.uuid4())  # known before the run starts, so the progress display can follow its events
-        progress = Progress([node.name for node in job.graph.nodes], stream=terminal, enabled=not args.no_progress)
-        instance.add_event_listener(run_id, progress)
-        progress.write(f"etl-project run: batch {key} ({number}/{len(keys)}) of {raw} -> {warehouse}")
-        result = None
-        # The dataset checks and the report read the whole warehouse: one pass after the last batch is enough.
-        selection = None if number == len(keys) else ["warehouse_tables"]
-        try:
-            result = job.execute_in_process(
-                run_config=run_config, instance=instance, partition_key=key, raise_on_error=False, run_id=run_id, op_selection=selection
-            )
-        except KeyboardInterrupt:
-            progress.interrupted = True
+        header = f"etl-project run: batch {key} ({number}/{len(keys)}) of {raw} -> {warehouse}"
+        result, progress, run_id = _run_one_batch(job, instance, key, number == len(keys), run_config, terminal, args, header)
         if progress.interrupted or result is None:
             print(INTERRUPTED_MESSAGE + f" (batch {key} was not published; the next run takes it up)", file=sys.stderr)
             return EXIT_INTERRUPTED
@@ -360,14 +349,12 @@ def _reflag_batches(args: argparse.Namespace, keys: list[str], location: str, te
     instance.add_dynamic_partitions(ingest_batches.name, [k for k in keys if not instance.has_dynamic_partition(ingest_batches.name, k)])
     done: dict[str, int] = {}
     for number, key in enumerate(keys, 1):
-        progress = Progress([node.name for node in job.graph.nodes], stream=terminal, enabled=not args.no_progress)
-        run_id = str(uuid.uuid4())
-        instance.add_event_listener(run_id, progress)
-        progress.write(f"etl-project run --reflag: batch {key} ({number}/{len(keys)}), theme_flags from the stored turns of {location}")
-        result = job.execute_in_process(
-            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}}, instance=instance, partition_key=key,
-            raise_on_error=False, run_id=run_id, op_selection=None if number == len(keys) else ["warehouse_tables"],
-        )
+        header = f"etl-project run --reflag: batch {key} ({number}/{len(keys)}), theme_flags from the stored turns of {location}"
+        run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+        result, progress, run_id = _run_one_batch(job, instance, key, number == len(keys), run_config, terminal, args, header)
+        if progress.interrupted or result is None:
+            print(INTERRUPTED_MESSAGE, file=sys.stderr)
+            return EXIT_INTERRUPTED
         if not result.success:
             error(f"reflag failed in step(s) {', '.join(progress.failed_steps) or '?'}; nothing of it was published (run id {run_id})")
             return EXIT_FAILED
@@ -377,6 +364,24 @@ def _reflag_batches(args: argparse.Namespace, keys: list[str], location: str, te
     print(f"theme_flags re-derived by {done['method']}: {done['reflagged']} transcript(s) flagged again, "
           f"{done['rows'] - done['reflagged']} already of this version; {done['rows']} rows; {len(keys)} batch(es) marked; raw files read: 0")
     return EXIT_OK
+
+
+def _run_one_batch(job, instance, key: str, last: bool, run_config: dict, terminal, args: argparse.Namespace, header: str):
+    """One Dagster run of ``job`` for batch ``key`` with its progress display: ``(result or None when
+    interrupted, the Progress, the run id)``. The steps after ``warehouse_tables`` (dataset checks,
+    prevalence, report) read the whole warehouse, so they run with the last batch only."""
+    run_id = str(uuid.uuid4())  # known before the run starts, so the progress display can follow its events
+    progress = Progress([node.name for node in job.graph.nodes], stream=terminal, enabled=not args.no_progress)
+    instance.add_event_listener(run_id, progress)
+    progress.write(header)
+    try:
+        result = job.execute_in_process(
+            run_config=run_config, instance=instance, partition_key=key, raise_on_error=False, run_id=run_id,
+            op_selection=None if last else ["warehouse_tables"],
+        )
+    except KeyboardInterrupt:
+        progress.interrupted, result = True, None
+    return result, progress, run_id
 
 
 def progress_note(args: argparse.Namespace, message: str) -> None:
