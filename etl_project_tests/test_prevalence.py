@@ -1,4 +1,4 @@
-"""Adjusted classify-and-count (etl_project.lib.prevalence) and the theme_prevalence table and asset."""
+"""Adjusted classify-and-count, plain (ACC) and probabilistic (PACC) (etl_project.lib.prevalence), and the theme_prevalence table and asset."""
 
 from __future__ import annotations
 
@@ -144,3 +144,86 @@ def test_theme_prevalence_asset_writes_a_valid_table(tmp_path: Path):
     assert everything.get_column("n_transcripts").unique().to_list() == [4]
     assert dict(zip(everything["flag"], everything["flagged"])) == {f: int(flags.get_column(f).sum()) for f in THEME_FLAGS}
     assert table.get_column("method_version").unique().to_list() == flags.get_column("method_version").unique().to_list()
+
+
+# --------------------------------------------------------------------------- #
+# PACC: the estimate from calibrated probabilities (what theme_prevalence uses for every shipped method)
+# --------------------------------------------------------------------------- #
+def simulate_scores(rng, *, share: float, n: int, separation: float, n_pos: int, n_neg: int) -> tuple[np.ndarray, pv.Rates, float]:
+    """Transcript scores ~ N(+separation/2, 1) for positives and N(-separation/2, 1) for negatives, calibrated
+    by Platt scaling fitted on a labelled set at 25 % prevalence (``n_pos`` + ``n_neg``); the new set of ``n``
+    has true share ``share``. Returns the new set's probabilities, the rates measured on the labelled set,
+    and the true share."""
+    from etl_project.evaluation.theme_train import fit_calibration
+
+    y_lab = np.r_[np.ones(n_pos, bool), np.zeros(n_neg, bool)]
+    s_lab = rng.normal(np.where(y_lab, separation / 2, -separation / 2), 1.0)
+    slope, intercept = fit_calibration(y_lab, s_lab)
+    p_lab = pv.calibrate(s_lab, slope, intercept)
+    rates = pv.Rates(0, n_pos, 0, n_neg, **pv.probability_summary(y_lab, p_lab))
+    truth = rng.random(n) < share
+    p_set = pv.calibrate(rng.normal(np.where(truth, separation / 2, -separation / 2), 1.0), slope, intercept)
+    return p_set, rates, float(truth.mean())
+
+
+@pytest.mark.parametrize("share", [0.05, 0.3, 0.6, 0.9])
+def test_pacc_recovers_a_shifted_share(share):
+    """Calibrated on 25 % prevalence, the mean probability of a set at another share is biased toward 25 %;
+    PACC removes the bias."""
+    rng = np.random.default_rng(3)
+    p_set, rates, truth = simulate_scores(rng, share=share, n=20_000, separation=2.0, n_pos=5_000, n_neg=15_000)
+    e = pv.estimate(0, 20_000, rates, mean_p=p_set.mean(), sd_p=p_set.std(), rng=4)
+    assert abs(e.estimated_share - truth) < 0.03
+    assert abs(p_set.mean() - truth) > 2 * abs(e.estimated_share - truth)  # the plain mean probability is off
+    assert e.ci_low <= truth <= e.ci_high
+
+
+@pytest.mark.parametrize(("share", "n_pos", "n_neg", "n"), [(0.55, 90, 300, 250), (0.15, 60, 400, 400)])
+def test_pacc_interval_covers_at_about_the_nominal_rate(share, n_pos, n_neg, n):
+    """Repeated draws of both the labelled set and the new set: the 95 % interval holds the true share at
+    about the nominal rate, the estimate is about unbiased, and the interval is narrower than ACC's on the
+    same flagger (its flags at the score 0)."""
+    rng = np.random.default_rng(11)
+    covered, errors, widths, acc_widths = 0, [], [], []
+    for _ in range(200):
+        p_set, rates, truth = simulate_scores(rng, share=share, n=n, separation=1.6, n_pos=n_pos, n_neg=n_neg)
+        e = pv.estimate(0, n, rates, mean_p=p_set.mean(), sd_p=p_set.std(), draws=600, rng=rng)
+        covered += e.ci_low <= truth <= e.ci_high
+        errors.append(e.estimated_share - truth)
+        widths.append(e.ci_high - e.ci_low)
+    assert 0.90 <= covered / 200 <= 0.99, covered
+    assert abs(np.mean(errors)) < 0.02
+    assert np.mean(widths) < 0.30
+
+
+def test_pacc_on_a_two_valued_probability_is_acc():
+    """The lexicon's probability is its precision when flagged and the positives' share among the unflagged:
+    then PACC and ACC give the same point estimate."""
+    tp, n_pos, fp, n_neg = 70, 100, 30, 300
+    ppv, fomr = tp / (tp + fp), (n_pos - tp) / (n_pos - tp + n_neg - fp)
+    y = np.r_[np.ones(n_pos, bool), np.zeros(n_neg, bool)]
+    flag = np.r_[np.arange(n_pos) < tp, np.arange(n_neg) < fp]
+    rates = pv.Rates(tp, n_pos, fp, n_neg, **pv.probability_summary(y, np.where(flag, ppv, fomr)))
+    flagged, n = 90, 200
+    m = (flagged * ppv + (n - flagged) * fomr) / n
+    assert pv.estimate(flagged, n, rates, mean_p=m, sd_p=0.3).estimated_share == pytest.approx(pv.estimate(flagged, n, pv.Rates(tp, n_pos, fp, n_neg)).estimated_share)
+
+
+def test_a_tiny_split_gets_a_wide_interval():
+    rates = pv.Rates(0, 100, 0, 300, pos_mean=0.7, pos_sd=0.2, neg_mean=0.2, neg_sd=0.2)
+    tiny, big = pv.estimate(1, 3, rates, mean_p=0.5, sd_p=0.0), pv.estimate(100, 300, rates, mean_p=0.5, sd_p=0.0)
+    assert tiny.estimated_share == big.estimated_share == pytest.approx(0.6)
+    assert tiny.ci_high - tiny.ci_low > 0.5 > big.ci_high - big.ci_low
+
+
+def test_prevalence_table_uses_the_probabilities():
+    """With p_<flag> columns the table is PACC on them: the same flags with other probabilities move the estimate."""
+    rates = {f: pv.Rates(tp=70, n_pos=100, fp=20, n_neg=200, pos_mean=0.7, pos_sd=0.2, neg_mean=0.2, neg_sd=0.2) for f in THEME_FLAGS}
+    flags = pl.DataFrame({"split": ["workforce"] * 100, **{f: [i < 40 for i in range(100)] for f in THEME_FLAGS}})
+    low = flags.with_columns(pl.lit(0.3).alias(f"p_{f}") for f in THEME_FLAGS)
+    high = flags.with_columns(pl.lit(0.6).alias(f"p_{f}") for f in THEME_FLAGS)
+    est = {name: pv.prevalence_table(frame, rates, method="m", method_version="v", draws=200).filter(pl.col("split") == "all")["estimated_share"].to_list() for name, frame in (("low", low), ("high", high))}
+    assert est["low"] == pytest.approx([0.2] * len(THEME_FLAGS)) and est["high"] == pytest.approx([0.8] * len(THEME_FLAGS))
+    table = pv.prevalence_table(low, rates, method="m", method_version="v", draws=200)
+    ThemePrevalenceModel.validate(table)
+    assert table.filter(pl.col("split") == "all")["flagged"].to_list() == [40] * len(THEME_FLAGS)

@@ -99,7 +99,7 @@ def test_trained_model_is_fitted_on_the_training_fold_only():
 
     dev = synthetic_dev(40, seed=2)
     proc = te.TrainedProcedure("tfidf", TrainConfig(version="test", inner_folds=3, min_df_unigram=1, min_df_bigram=1, C=100.0))
-    leaked = proc.fit(dev)(dev.without_labels())
+    leaked, _ = proc.fit(dev)(dev.without_labels())  # (flags, scores)
     assert te.evaluate(dev.labels, leaked)["macro_f1"] > 0.9  # fitted on the very transcripts it scores
     held_out = te.cross_validate(proc, dev, k=4, seed=0)
     always = te.evaluate(dev.labels, np.ones_like(dev.labels))["macro_f1"]

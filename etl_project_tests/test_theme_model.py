@@ -120,6 +120,28 @@ def test_every_method_returns_the_contract_and_verbatim_evidence(sample_turns, m
     for r in evidence.iter_rows(named=True):
         text = participant[(r["transcript_id"], r["turn_index"])]  # the named turn is a participant turn
         assert r["quote"] and r["quote"] in text and len(r["quote"]) <= theme_model.MAX_QUOTE_CHARS
+    # the calibrated probabilities agree with the flags: every flagged transcript is at least as probable as
+    # every unflagged one (a monotone calibration of the score the threshold cuts), and they are not the flags
+    calibration = themes.calibration(themes.method_version(method))
+    assert calibration is not None, "every shipped method ships a calibration (make train-themes)"
+    for flag in THEME_FLAGS:
+        p, f = out.get_column(f"p_{flag}"), out.get_column(flag)
+        if f.any() and (~f).any():
+            assert p.filter(f).min() >= p.filter(~f).max(), flag
+    assert out.select(pl.col("^p_.*$").n_unique()).row(0) != (2,) * len(THEME_FLAGS) or method == "lexicon"
+
+
+def test_the_lexicon_probability_is_its_measured_precision_or_miss_rate(sample_turns):
+    """The lexicon has no score: its probability is P(flag true | flagged) when it flags and P(true | not
+    flagged) when not, as measured on the held-apart labelled transcripts."""
+    out = flag_themes(sample_turns, method="lexicon")
+    rates = themes.error_rates(themes.method_version("lexicon"))
+    for flag in THEME_FLAGS:
+        r = rates[flag]
+        ppv, miss = r.tp / (r.tp + r.fp), (r.n_pos - r.tp) / (r.n_pos - r.tp + r.n_neg - r.fp)
+        p = out.get_column(f"p_{flag}")
+        expected = pl.when(out.get_column(flag)).then(ppv).otherwise(miss)
+        assert (p - out.select(expected).to_series()).abs().max() < 0.01, flag
 
 
 def test_model_flags_a_small_sample_sensibly():

@@ -202,12 +202,14 @@ def test_output_shape_and_dtypes():
         }
     )
     out = flag_themes(turns)
-    assert out.columns == ["transcript_id", "split", *THEME_FLAGS, "evidence", "n_flags", "method", "method_version"]
+    probabilities = [f"p_{flag}" for flag in THEME_FLAGS]
+    assert out.columns == ["transcript_id", "split", *THEME_FLAGS, *probabilities, "evidence", "n_flags", "method", "method_version"]
     assert out["transcript_id"].to_list() == ["a_rich", "b_only_interviewer", "c_plain"]
     expected = {
         "transcript_id": pl.String,
         "split": pl.String,
         **{flag: pl.Boolean for flag in THEME_FLAGS},
+        **{p: pl.Float64 for p in probabilities},
         "evidence": pl.List(pl.Struct({"flag": pl.String, "turn_index": pl.Int32, "quote": pl.String})),
         "n_flags": pl.Int32,
         "method": pl.String,

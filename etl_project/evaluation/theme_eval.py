@@ -10,8 +10,9 @@
   the lexicon was written (the only honest figure for the lexicon, whose rules were read off the 180);
 * **cost**: ``flag_themes`` seconds per 1,000 transcripts (wall and CPU, median of repeats) on the
   672 transcripts' turns and on 20 copies of them (13,440 transcripts);
-* **prevalence**: adjusted classify-and-count (:mod:`etl_project.lib.prevalence`) on sets whose theme
-  mix is shifted away from the labelled one, against the coders' share.
+* **prevalence**: the shipped estimate, probabilistic adjusted classify-and-count (:mod:`etl_project.lib.prevalence`;
+  plain ACC on the flags beside it), on sets whose theme mix is shifted away from the labelled one,
+  against the coders' share.
 
 Nothing is fitted on, or tuned with, a held-out transcript: the harness hands ``fit`` a
 :class:`DevSet` of the training transcripts only and the predictor the held-out turns without labels
@@ -87,7 +88,15 @@ def evaluate(labels: np.ndarray, predictions: np.ndarray) -> dict:
 # --------------------------------------------------------------------------- #
 # Cross-validation harness
 # --------------------------------------------------------------------------- #
-Predictor = Callable[[DevSet], np.ndarray]
+Predictor = Callable[[DevSet], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
+"""Held-out flags ``(n, 14)`` bool, or ``(flags, scores)`` with the transcripts' scores ``(n, 14)`` float (a method
+without scores: its flags are its scores)."""
+
+
+def _split_prediction(predicted) -> tuple[np.ndarray, np.ndarray]:
+    flags, scores = predicted if isinstance(predicted, tuple) else (predicted, None)
+    flags = np.asarray(flags, dtype=bool)
+    return flags, flags.astype(float) if scores is None else np.asarray(scores, dtype=float)
 
 
 class Procedure(Protocol):
@@ -109,6 +118,7 @@ def transcript_folds(ids, k: int, seed: int) -> list[tuple[str, ...]]:
 class CVResult:
     procedure: str
     predictions: np.ndarray  # (n, 14), held-out predictions pooled over folds
+    scores: np.ndarray  # (n, 14), their transcript scores (the flags as 0/1 for a method without scores)
     fold_of: np.ndarray  # (n,) fold index of every transcript
     metrics: dict
     fold_macro_f1: list[float]
@@ -121,20 +131,22 @@ def cross_validate(procedure: Procedure, dev: DevSet, *, k: int = 5, seed: int =
     started = time.perf_counter()
     position = {t: i for i, t in enumerate(dev.ids)}
     predictions = np.zeros((len(dev.ids), N_FLAGS), dtype=bool)
+    scores = np.zeros((len(dev.ids), N_FLAGS))
     fold_of = np.full(len(dev.ids), -1)
     fold_macro = []
     for f, held_out in enumerate(transcript_folds(dev.ids, k, seed)):
         held = set(held_out)
         predict = procedure.fit(dev.subset([t for t in dev.ids if t not in held]))
         test = dev.subset(held_out)
-        predicted = np.asarray(predict(test.without_labels()), dtype=bool)
+        predicted, scored = _split_prediction(predict(test.without_labels()))
         if predicted.shape != (len(held_out), N_FLAGS):
             raise ValueError(f"{procedure.name}: predicted shape {predicted.shape}, want {(len(held_out), N_FLAGS)}")
         rows = [position[t] for t in test.ids]
         predictions[rows] = predicted
+        scores[rows] = scored
         fold_of[rows] = f
         fold_macro.append(evaluate(test.labels, predicted)["macro_f1"])
-    return CVResult(procedure.name, predictions, fold_of, evaluate(dev.labels, predictions), fold_macro, time.perf_counter() - started)
+    return CVResult(procedure.name, predictions, scores, fold_of, evaluate(dev.labels, predictions), fold_macro, time.perf_counter() - started)
 
 
 def flags_matrix(flags: pl.DataFrame, ids) -> np.ndarray:
@@ -173,17 +185,23 @@ class TrainedProcedure:
                 .sort("transcript_id", "turn_index")
             )
             if isinstance(model, theme_terms.TermModel):
-                evidence = theme_terms.term_evidence(model, participant)
+                evidence, scores = theme_terms.term_evidence(model, participant, return_scores=True)
             elif type(model).__name__ == "EncoderModel":
                 from etl_project.lib import theme_encoder
 
-                evidence = theme_encoder.encoder_evidence(model, participant)
+                evidence, scores = theme_encoder.encoder_evidence(model, participant, return_scores=True)
             else:
-                evidence = theme_model.model_evidence(model, participant)
+                evidence, scores = theme_model.model_evidence(model, participant, return_scores=True)
             flags = themes.assemble(
                 pl.DataFrame({"transcript_id": list(test.ids), "split": ["x"] * len(test.ids)}), evidence, self.name, model.version
             )
-            return flags_matrix(flags, test.ids)
+            score_matrix = (
+                pl.DataFrame({"transcript_id": list(test.ids)}, schema={"transcript_id": pl.String})
+                .join(scores, on="transcript_id", how="left", maintain_order="left")
+                .select(pl.col(c).fill_null(float("-inf")) for c in theme_model.SCORE_COLUMNS)
+                .to_numpy()
+            )
+            return flags_matrix(flags, test.ids), score_matrix
 
         return predict
 
@@ -266,29 +284,43 @@ def encoder_cost(turns: pl.DataFrame, method: str, *, transcripts: int = ENCODER
 SHIFT = 0.10  # how far each synthetic set's share of a flag is moved from the labelled share, either way
 
 
-def shifted_prevalence(labels: np.ndarray, predictions: np.ndarray, *, set_size: int = 150, repeats: int = 25, seed: int = 0, shift: float = SHIFT) -> dict:
-    """Adjusted classify-and-count against the coders' share on sets whose theme mix is shifted.
+def shifted_prevalence(
+    labels: np.ndarray, predictions: np.ndarray, scores: np.ndarray | None = None, *, set_size: int = 150, repeats: int = 25, seed: int = 0, shift: float = SHIFT
+) -> dict:
+    """The shipped prevalence estimate against the coders' share on sets whose theme mix is shifted.
 
-    The labelled transcripts are cut in two halves (seeded); the error rates come from one half's
-    held-out predictions and the sets are drawn from the other's (then the roles swap). For each flag
-    two sets of ``set_size`` transcripts are drawn with replacement, one with the flag at its labelled
-    share - ``shift`` and one at + ``shift`` (kept within [0.03, 0.95]; with 0.10 the labelled share used
-    as a constant errs by about 0.1, the issue's setting): 28 (flag, set) pairs per draw, ``repeats``
-    draws. Reported: mean absolute error of the estimate, of the raw flagged share and of the
-    labelled share used as a constant; how many pairs' intervals hold the coders' share; mean width.
+    The labelled transcripts are cut in two halves (seeded); what the method ships from its labelled data
+    (the calibration of its scores, fitted as training fits it, and the error rates) comes from one
+    half's held-out predictions, and the sets are drawn from the other's (then the roles swap). For each
+    flag two sets of ``set_size`` transcripts are drawn with replacement, one with the flag at its
+    labelled share - ``shift`` and one at + ``shift`` (kept within [0.03, 0.95]; with 0.10 the labelled
+    share used as a constant errs by about 0.1, the issue's setting): 28 (flag, set) pairs per draw,
+    ``repeats`` draws. With ``scores``: PACC (what ``theme_prevalence`` computes), else ACC on the flags.
+    Reported: mean absolute error of the estimate, of the raw flagged share and of the labelled share
+    used as a constant; how many pairs' intervals hold the coders' share; mean width.
     """
+    from etl_project.evaluation.theme_train import fit_calibration
+
     rng = np.random.default_rng(seed)
     n = len(labels)
     half = rng.permutation(n)
     halves = [half[: n // 2], half[n // 2 :]]
     err_est, err_raw, err_const, covered, width, pairs = [], [], [], 0, [], 0
     per_flag: dict[str, list[float]] = {f: [] for f in THEME_FLAGS}
+    calibrated = {}
+    for a in (0, 1):  # what the method would ship, fitted on each half
+        for j in range(len(THEME_FLAGS)):
+            rows = halves[a]
+            if scores is not None:
+                slope, intercept = fit_calibration(labels[rows, j], scores[rows, j])
+                calibrated[a, j] = prevalence.calibrate(scores[:, j], slope, intercept)
     for r in range(repeats):
         for a, b in ((0, 1), (1, 0)):
             rate_rows, pool = halves[a], halves[b]
             for j, flag in enumerate(THEME_FLAGS):
                 y, p = labels[rate_rows, j], predictions[rate_rows, j]
-                rates = prevalence.Rates(int((p & y).sum()), int(y.sum()), int((p & ~y).sum()), int((~y).sum()))
+                summary = prevalence.probability_summary(y, calibrated[a, j][rate_rows]) if scores is not None else {}
+                rates = prevalence.Rates(int((p & y).sum()), int(y.sum()), int((p & ~y).sum()), int((~y).sum()), **summary)
                 labelled_share = labels[:, j].mean()
                 pos, neg = pool[labels[pool, j]], pool[~labels[pool, j]]
                 for target in (max(0.03, labelled_share - shift), min(0.95, labelled_share + shift)):
@@ -296,7 +328,8 @@ def shifted_prevalence(labels: np.ndarray, predictions: np.ndarray, *, set_size:
                     chosen = np.r_[rng.choice(pos, k, replace=True), rng.choice(neg, set_size - k, replace=True)]
                     truth = labels[chosen, j].mean()
                     flagged = int(predictions[chosen, j].sum())
-                    e = prevalence.estimate(flagged, set_size, rates, draws=1000, rng=rng)
+                    probability = {} if scores is None else {"mean_p": calibrated[a, j][chosen].mean(), "sd_p": calibrated[a, j][chosen].std()}
+                    e = prevalence.estimate(flagged, set_size, rates, draws=1000, rng=rng, **probability)
                     err_est.append(abs(e.estimated_share - truth))
                     err_raw.append(abs(e.flagged_share - truth))
                     err_const.append(abs(labelled_share - truth))
@@ -306,6 +339,7 @@ def shifted_prevalence(labels: np.ndarray, predictions: np.ndarray, *, set_size:
                     pairs += 1
     per_draw = pairs / (2 * repeats)
     return {
+        "estimator": "ACC" if scores is None else "PACC",
         "set_size": set_size,
         "shift": shift,
         "repeats": repeats,
@@ -344,9 +378,9 @@ def run(dev: DevSet, held: DevSet | None = None, *, k: int = 5, seed: int = 0, c
         if held is not None:
             entry["cv_on_492"] = _entry(evaluate(both.labels[~in_dev], res.predictions[~in_dev]))
             log(f"  fit on the 180, score the {len(held.ids)} held apart ...")
-            predicted = proc.fit(dev)(held.without_labels())
+            predicted, _ = _split_prediction(proc.fit(dev)(held.without_labels()))
             entry["held_apart"] = _entry(evaluate(held.labels, predicted))
-        entry["prevalence"] = shifted_prevalence(both.labels, res.predictions, seed=seed)
+        entry["prevalence"] = shifted_prevalence(both.labels, res.predictions, res.scores, seed=seed)
         if cost:
             log("  cost ...")
             if proc.name in themes.NEEDS_ENCODER:

@@ -225,14 +225,21 @@ def _prevalence_section(report: dict) -> list[str]:
     lines = [
         "## Prevalence (`theme_prevalence`)",
         "",
-        "Adjusted classify-and-count (`etl_project/lib/prevalence.py`): estimated share = (flagged share - FPR) / (TPR - FPR), "
-        "clipped to [0, 1], with the method's out-of-fold TPR/FPR per flag; the 95 % interval is a percentile bootstrap "
-        "that resamples the labelled positives and negatives behind the rates and the flagged set. The pipeline writes it "
+        "Probabilistic adjusted classify-and-count, PACC (`etl_project/lib/prevalence.py`): every transcript's score is "
+        "turned into a calibrated probability `p_<flag>` (Platt scaling fitted on the out-of-fold scores at training; "
+        "the lexicon, which has no score, gets its precision when it flags and the positives' share among what it leaves); "
+        "estimated share = (mean probability - P-) / (P+ - P-), clipped to [0, 1], with P+ and P- the mean out-of-fold "
+        "probability among labelled positives and negatives. It uses how sure the method is, not only which side of its "
+        "threshold a transcript fell, and its F1-chosen thresholds (which flag most transcripts for the common flags: "
+        "small TPR - FPR, a noisy inversion) no longer matter. The 95 % interval is a percentile bootstrap over the "
+        "sampling of the three means (labelled positives, labelled negatives, the set). ACC on the flags "
+        "((flagged share - FPR) / (TPR - FPR)) is kept as the fallback and shown in the table below for comparison. "
+        "The pipeline writes it "
         "per split and for `all` to the `theme_prevalence` table; `theme_report` draws it (tick and whisker) on the raw "
         "bars beside the published comparators.",
         "",
-        f"Test here (`shifted_prevalence`): the labelled transcripts cut in two halves; rates from one half's held-out "
-        f"predictions, sets of {any_p['set_size']} drawn from the other half with each flag at its labelled share "
+        f"Test here (`shifted_prevalence`): the labelled transcripts cut in two halves; calibration and rates from one "
+        f"half's held-out predictions, sets of {any_p['set_size']} drawn from the other half with each flag at its labelled share "
         f"- {any_p['shift']:.2f} and + {any_p['shift']:.2f} (within [0.03, 0.95]), so that the labelled share used as a "
         "constant errs by about 0.1, as in the issue: 28 (flag, set) pairs per draw, "
         f"{any_p['repeats']} draws x both halves. Error = |estimate - coders' share in the set|.",

@@ -165,12 +165,13 @@ def folds(n: int, k: int, seed: int) -> list[np.ndarray]:
     return [np.sort(order[f::k]) for f in range(k)]
 
 
-def fit_model(dev: DevSet, cfg=TrainConfig(), *, turns: pl.DataFrame | None = None, lexicon_hits: np.ndarray | None = None):
+def fit_model(dev: DevSet, cfg=TrainConfig(), *, turns: pl.DataFrame | None = None, lexicon_hits: np.ndarray | None = None, return_oof: bool = False):
     """Fit on every transcript of ``dev``; thresholds and rates from an inner cross-validation on ``dev``.
 
     ``cfg`` is a :class:`TrainConfig` (the TF-IDF model, :mod:`theme_model`) or a :class:`TermConfig`
     (the key-term model, :mod:`theme_terms`); everything the model fits (vocabulary or terms, idf,
     weights) is refitted inside every inner fold, so the thresholds see only out-of-fold scores.
+    ``return_oof``: also return those out-of-fold transcript scores (``(n, 14)``, ``dev.ids`` order).
     """
     turns = participant_turns(dev) if turns is None else turns
     if cfg.lexicon_features and lexicon_hits is None:
@@ -206,7 +207,35 @@ def fit_model(dev: DevSet, cfg=TrainConfig(), *, turns: pl.DataFrame | None = No
     tpr = (predicted & y).sum(axis=0) / np.maximum(n_pos, 1)
     fpr = (predicted & ~y).sum(axis=0) / np.maximum(n_neg, 1)
     final = assemble(dev, turns, cfg, lexicon_hits)
-    return replace(final, threshold=threshold, tpr=tpr, fpr=fpr, n_pos=n_pos, n_neg=n_neg)
+    model = replace(final, threshold=threshold, tpr=tpr, fpr=fpr, n_pos=n_pos, n_neg=n_neg)
+    return (model, oof) if return_oof else model
+
+
+def fit_calibration(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: ``(slope, intercept)`` of a one-feature logistic regression of the labels ``y`` on
+    the transcript scores ``s`` (finite ones; a transcript without participant turns scores -inf and gets
+    probability 0). :func:`etl_project.lib.prevalence.calibrate` applies it."""
+    from sklearn.linear_model import LogisticRegression
+
+    finite = np.isfinite(s)
+    y, s = np.asarray(y, bool)[finite], np.asarray(s, float)[finite]
+    if y.all() or not y.any():
+        return 0.0, float(np.log((y.mean() + 1e-3) / (1 - y.mean() + 1e-3)))
+    fit = LogisticRegression(C=1e4, max_iter=1000).fit(s[:, None], y)
+    return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def probability_entry(y: np.ndarray, scores: np.ndarray) -> tuple[dict, dict]:
+    """Per flag: the calibration (Platt, on out-of-fold ``scores``) and the PACC fields of the rates (the
+    calibrated out-of-fold probabilities' mean and spread among labelled positives and negatives)."""
+    from etl_project.lib import prevalence
+
+    calibration, summary = {}, {}
+    for j, flag in enumerate(THEME_FLAGS):
+        slope, intercept = fit_calibration(y[:, j], scores[:, j])
+        calibration[flag] = {"slope": slope, "intercept": intercept}
+        summary[flag] = prevalence.probability_summary(y[:, j], prevalence.calibrate(scores[:, j], slope, intercept))
+    return calibration, summary
 
 
 def _training_rows(turns: pl.DataFrame, labels: np.ndarray, evidence: dict, ids, j: int) -> tuple[np.ndarray, np.ndarray]:
@@ -346,7 +375,8 @@ EMBEDDING_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "theme_turn_e
 
 
 def lexicon_rates(held: DevSet) -> dict:
-    """The lexicon's error counts on the 492 transcripts no rule was written from (it fits nothing)."""
+    """The lexicon's error counts on the 492 transcripts no rule was written from (it fits nothing), with
+    its calibration (its score is the flag itself: 1 or 0) and the PACC fields."""
     from etl_project.lib.themes import flag_themes
 
     flags = flag_themes(held.turns, method="lexicon")
@@ -357,7 +387,13 @@ def lexicon_rates(held: DevSet) -> dict:
         .to_numpy()
         .astype(bool)
     )
-    return rates_dict(held.labels, predicted)
+    return _with_probabilities(rates_dict(held.labels, predicted), held.labels, predicted.astype(float))
+
+
+def _with_probabilities(counts: dict, y: np.ndarray, scores: np.ndarray) -> dict:
+    """A rates entry's ``flags`` (counts + PACC fields) and ``calibration``."""
+    calibration, summary = probability_entry(y, scores)
+    return {"flags": {f: {**counts[f], **summary[f]} for f in THEME_FLAGS}, "calibration": calibration}
 
 
 def rates_dict(y: np.ndarray, predicted: np.ndarray) -> dict:
@@ -388,14 +424,14 @@ def main(argv: list[str] | None = None) -> int:
         theme_engine.METHOD_VERSION: {
             "method": "lexicon",
             "measured_on": "the 492 held-apart transcripts (the lexicon fits nothing; its rules were written on the 180)",
-            "flags": lexicon_rates(held),
+            **lexicon_rates(held),
         }
     }
     from etl_project.lib import theme_encoder
 
     theme_encoder.load_cache(EMBEDDING_CACHE)
     for method, (file, cfg) in SHIPPED.items():
-        model = fit_model(both, cfg)
+        model, oof = fit_model(both, cfg, return_oof=True)
         if isinstance(cfg, EncoderConfig):
             theme_encoder.save_cache(EMBEDDING_CACHE)
         out = args.out_dir / file
@@ -403,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         rates[model.version] = {
             "method": method,
             "measured_on": f"out-of-fold predictions of a {cfg.inner_folds}-fold cross-validation over the {len(both.ids)} labelled transcripts (seed {cfg.seed}), at the shipped thresholds",
-            "flags": model_rates(model),
+            **_with_probabilities(model_rates(model), both.labels, oof),
         }
         if isinstance(model, tt.TermModel):
             size = f"{len(model.terms)} terms"

@@ -247,10 +247,11 @@ def turn_scores(model: EncoderModel, participant) -> np.ndarray:
     return score_turns(model, participant).turn
 
 
-def encoder_evidence(model: EncoderModel, participant):
-    """``transcript_id, flag, turn_index, quote`` of every (transcript, flag) set (evidence as :mod:`theme_model`)."""
+def encoder_evidence(model: EncoderModel, participant, *, return_scores: bool = False):
+    """``transcript_id, flag, turn_index, quote`` of every (transcript, flag) set (evidence as :mod:`theme_model`;
+    ``return_scores``: with the transcripts' scores)."""
     from etl_project.lib import theme_model as tm
 
     if participant.height == 0:
-        return __import__("polars").DataFrame(schema=tm._EVIDENCE_ROWS)
-    return tm.evidence_from_scores(participant, score_turns(model, participant), model.threshold)
+        return tm.no_evidence(return_scores)
+    return tm.evidence_from_scores(participant, score_turns(model, participant), model.threshold, return_scores=return_scores)

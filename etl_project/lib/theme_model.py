@@ -361,24 +361,34 @@ def best_sentences(sentence_turn: np.ndarray, sentence_raw: np.ndarray, turn_row
 # --------------------------------------------------------------------------- #
 # Flags and evidence
 # --------------------------------------------------------------------------- #
-def model_evidence(model: TurnModel, participant: pl.DataFrame) -> pl.DataFrame:
+def model_evidence(model: TurnModel, participant: pl.DataFrame, *, return_scores: bool = False):
     """``transcript_id, flag, turn_index, quote`` of every (transcript, flag) the model sets.
 
     ``participant``: ``transcript_id, turn_index, text`` of participant turns sorted by
     (transcript_id, turn_index). The quote is the top turn's sentence with the highest
     contribution to the flag's score (ties: the first), verbatim, cut to ``MAX_QUOTE_CHARS``.
+    ``return_scores``: ``(evidence, transcript scores)`` (:func:`evidence_from_scores`).
     """
     if participant.height == 0:
-        return pl.DataFrame(schema=_EVIDENCE_ROWS)
-    return evidence_from_scores(participant, score_turns(model, participant), model.threshold)
+        return no_evidence(return_scores)
+    return evidence_from_scores(participant, score_turns(model, participant), model.threshold, return_scores=return_scores)
 
 
-def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: np.ndarray, pooling: str = "max") -> pl.DataFrame:
+def no_evidence(return_scores: bool = False):
+    """The empty result of an evidence function (with an empty score frame when asked)."""
+    empty = pl.DataFrame(schema=_EVIDENCE_ROWS)
+    if not return_scores:
+        return empty
+    return empty, pl.DataFrame(schema={"transcript_id": pl.String, **{c: pl.Float64 for c in SCORE_COLUMNS}})
+
+
+def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: np.ndarray, pooling: str = "max", *, return_scores: bool = False):
     """Evidence rows of a per-turn model (any: :mod:`theme_terms` shares it) from its scores.
 
     A flag is set where the transcript's score (:func:`pooled_scores` of its turns') reaches
     ``threshold``; the evidence is the top turn and its sentence with the highest contribution to
-    the flag's score (ties: the first).
+    the flag's score (ties: the first). ``return_scores``: ``(evidence, scores)``, with ``scores`` the
+    transcripts' scores (:func:`score_frame`).
     """
     transcript = participant.get_column("transcript_id").rle_id().to_numpy().astype(np.int64)
     n_transcripts = int(transcript[-1]) + 1
@@ -387,13 +397,15 @@ def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: n
     has_sentence[scored.sentence_turn] = True
     scores[~has_sentence] = -np.inf  # a turn without a sentence cannot be evidence
     best, top = transcript_scores(transcript, scores, n_transcripts)
-    t_idx, flag_idx = np.nonzero(pooled_scores(transcript, scores, best, pooling) >= threshold)
+    pooled = pooled_scores(transcript, scores, best, pooling)
+    t_idx, flag_idx = np.nonzero(pooled >= threshold)
     if len(t_idx) == 0:
-        return pl.DataFrame(schema=_EVIDENCE_ROWS)
+        empty = pl.DataFrame(schema=_EVIDENCE_ROWS)
+        return (empty, score_frame(participant, pooled)) if return_scores else empty
     turn_row = top[t_idx, flag_idx]
     sid = best_sentences(scored.sentence_turn, scored.sentence_raw, turn_row, flag_idx)
     quote = scored.sentences.get_column("sentence").gather(sid).str.slice(0, MAX_QUOTE_CHARS).str.strip_chars()
-    return pl.DataFrame(
+    evidence = pl.DataFrame(
         {
             "transcript_id": participant.get_column("transcript_id").gather(turn_row),
             "flag": pl.Series(THEME_FLAGS, dtype=pl.String).gather(flag_idx),
@@ -401,3 +413,14 @@ def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: n
             "quote": quote,
         }
     )
+    return (evidence, score_frame(participant, pooled)) if return_scores else evidence
+
+
+SCORE_COLUMNS = tuple(f"score_{flag}" for flag in THEME_FLAGS)
+
+
+def score_frame(participant: pl.DataFrame, pooled: np.ndarray) -> pl.DataFrame:
+    """``transcript_id`` and ``score_<flag>`` (Float64) per transcript of ``participant`` (in its order):
+    the transcript scores a flag's threshold and calibration apply to."""
+    ids = participant.get_column("transcript_id").unique(maintain_order=True)
+    return pl.DataFrame({"transcript_id": ids, **{c: pooled[:, j] for j, c in enumerate(SCORE_COLUMNS)}})

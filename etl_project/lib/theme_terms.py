@@ -186,18 +186,20 @@ def turn_scores(model: TermModel, participant: pl.DataFrame) -> np.ndarray:
     return np.where(has_sentence[:, None], scored.turn, -np.inf)
 
 
-def term_evidence(model: TermModel, participant: pl.DataFrame) -> pl.DataFrame:
+def term_evidence(model: TermModel, participant: pl.DataFrame, *, return_scores: bool = False):
     """``transcript_id, flag, turn_index, quote`` of every (transcript, flag) the model sets (see
-    :func:`theme_model.evidence_from_scores`)."""
+    :func:`theme_model.evidence_from_scores`; ``return_scores``: with the transcripts' scores)."""
     if participant.height == 0:
-        return pl.DataFrame(schema=tm._EVIDENCE_ROWS)
+        return tm.no_evidence(return_scores)
     # a transcript's flags depend on its own turns only: chunks of transcripts bound the memory of the
     # per-sentence score arrays (sentences x 14) without changing a row
     ids = participant.get_column("transcript_id").unique(maintain_order=True)
     if ids.len() <= CHUNK_TRANSCRIPTS:
-        return tm.evidence_from_scores(participant, score_turns(model, participant), model.threshold, model.pooling)
+        return tm.evidence_from_scores(participant, score_turns(model, participant), model.threshold, model.pooling, return_scores=return_scores)
     parts = []
     for start in range(0, ids.len(), CHUNK_TRANSCRIPTS):
         chunk = participant.filter(pl.col("transcript_id").is_in(ids.slice(start, CHUNK_TRANSCRIPTS).implode()))
-        parts.append(tm.evidence_from_scores(chunk, score_turns(model, chunk), model.threshold, model.pooling))
+        parts.append(tm.evidence_from_scores(chunk, score_turns(model, chunk), model.threshold, model.pooling, return_scores=return_scores))
+    if return_scores:
+        return pl.concat([e for e, _ in parts]), pl.concat([s for _, s in parts])
     return pl.concat(parts)

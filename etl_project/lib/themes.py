@@ -27,6 +27,8 @@ participant turn and a quote from it. Measured quality, cost and the choice: ``d
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -51,7 +53,8 @@ _EVIDENCE_ROWS = {"transcript_id": pl.String, "flag": pl.String, "turn_index": p
 class Method:
     name: str
     version: Callable[[], str]
-    evidence: Callable[[pl.DataFrame], pl.DataFrame]  # sorted participant turns -> evidence rows
+    evidence: Callable[..., pl.DataFrame]  # sorted participant turns -> evidence rows (scored: return_scores=True adds transcript scores)
+    scored: bool = True  # has a transcript score per flag (theme_model.score_frame); else its flags are its scores
 
 
 def _model_method(name: str, artefact: str, module: str = "theme_model", evidence: str = "model_evidence") -> Method:
@@ -63,7 +66,7 @@ def _model_method(name: str, artefact: str, module: str = "theme_model", evidenc
     return Method(
         name=name,
         version=lambda: runtime.load_model(path).version,
-        evidence=lambda participant: getattr(runtime, evidence)(runtime.load_model(path), participant),
+        evidence=lambda participant, **kw: getattr(runtime, evidence)(runtime.load_model(path), participant, **kw),
     )
 
 
@@ -80,7 +83,7 @@ def _encoder_method(name: str, base_artefact: str, head_artefact: str) -> Method
     return Method(
         name=name,
         version=lambda: _head_version(folder / head_artefact),
-        evidence=lambda participant: __import__("etl_project.lib.theme_encoder", fromlist=["x"]).encoder_evidence(model(), participant),
+        evidence=lambda participant, **kw: __import__("etl_project.lib.theme_encoder", fromlist=["x"]).encoder_evidence(model(), participant, **kw),
     )
 
 
@@ -110,7 +113,7 @@ def _encoder_model(head, base, theme_encoder):
 NEEDS_ENCODER = frozenset({"minilm_tfidf_lexicon"})
 
 METHODS: dict[str, Method] = {
-    "lexicon": Method("lexicon", lambda: theme_engine.METHOD_VERSION, theme_engine.lexicon_evidence),
+    "lexicon": Method("lexicon", lambda: theme_engine.METHOD_VERSION, theme_engine.lexicon_evidence, scored=False),
     "terms_lexicon": _model_method("terms_lexicon", "theme_terms_lexicon_lr.npz", "theme_terms", "term_evidence"),
     "tfidf": _model_method("tfidf", "theme_tfidf_lr.npz"),
     "tfidf_lexicon": _model_method("tfidf_lexicon", "theme_tfidf_lexicon_lr.npz"),
@@ -135,19 +138,32 @@ def method_version(method: str | None = None) -> str:
 
 
 RATES_FILE = "theme_rates.json"
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{flag}" for flag in THEME_FLAGS)
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_rates() -> dict:
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).resolve().parent / "models" / RATES_FILE).read_text(encoding="utf-8"))
 
 
 def error_rates(version: str) -> dict:
     """Out-of-fold error counts per flag of a method version (shipped beside the models), as
-    :class:`etl_project.lib.prevalence.Rates`; KeyError for a version without measured rates."""
-    import json
-    from pathlib import Path
-
+    :class:`etl_project.lib.prevalence.Rates` (with the PACC fields); KeyError for a version without
+    measured rates."""
     from etl_project.lib.prevalence import Rates
 
-    path = Path(__file__).resolve().parent / "models" / RATES_FILE
-    entry = json.loads(path.read_text(encoding="utf-8"))[version]
+    entry = _shipped_rates()[version]
     return {flag: Rates(**entry["flags"][flag]) for flag in THEME_FLAGS}
+
+
+def calibration(version: str) -> dict[str, tuple[float, float]] | None:
+    """``flag -> (slope, intercept)`` turning a method version's transcript scores into probabilities
+    (Platt scaling fitted on out-of-fold scores at training); None when the version ships none."""
+    entry = _shipped_rates().get(version, {}).get("calibration")
+    return None if entry is None else {flag: (entry[flag]["slope"], entry[flag]["intercept"]) for flag in THEME_FLAGS}
 
 
 def flag_themes(turns: pl.DataFrame, method: str | None = None) -> pl.DataFrame:
@@ -155,7 +171,8 @@ def flag_themes(turns: pl.DataFrame, method: str | None = None) -> pl.DataFrame:
 
     ``turns`` needs ``transcript_id, split, turn_index, speaker, text``. Returns one row per
     distinct ``transcript_id`` (sorted), with exactly the ``ThemeFlagsModel`` columns:
-    ``transcript_id, split``, the 14 flags (Boolean, never null), ``evidence`` (one
+    ``transcript_id, split``, the 14 flags (Boolean, never null), their calibrated probabilities
+    ``p_<flag>`` (Float64 in [0, 1], see :func:`assemble`), ``evidence`` (one
     ``{flag, turn_index, quote}`` per true flag, in ``THEME_FLAGS`` order; the quote is a verbatim
     substring of that participant turn), ``n_flags`` (Int32), ``method`` and ``method_version``.
     """
@@ -168,12 +185,28 @@ def flag_themes(turns: pl.DataFrame, method: str | None = None) -> pl.DataFrame:
     )
     transcripts = turns.group_by("transcript_id", maintain_order=True).agg(pl.col("split").first())
     participant = turns.filter(pl.col("speaker") == "participant").select("transcript_id", "turn_index", "text")
-    evidence = pl.concat([pl.DataFrame(schema=_EVIDENCE_ROWS), chosen.evidence(participant).select(list(_EVIDENCE_ROWS))])
-    return assemble(transcripts, evidence, chosen.name, chosen.version())
+    scores = None
+    if chosen.scored:
+        found, scores = chosen.evidence(participant, return_scores=True)
+    else:
+        found = chosen.evidence(participant)
+    evidence = pl.concat([pl.DataFrame(schema=_EVIDENCE_ROWS), found.select(list(_EVIDENCE_ROWS))])
+    return assemble(transcripts, evidence, chosen.name, chosen.version(), scores)
 
 
-def assemble(transcripts: pl.DataFrame, evidence: pl.DataFrame, method: str, version: str) -> pl.DataFrame:
-    """The output frame from ``transcript_id, split`` (sorted) and evidence rows (one per true flag)."""
+def _probability(score: pl.Expr, slope: float, intercept: float) -> pl.Expr:
+    """``etl_project.lib.prevalence.calibrate`` as an expression (a score of -inf gives 0 when slope > 0)."""
+    if not slope:
+        return pl.lit(1.0 / (1.0 + math.exp(-intercept)), dtype=pl.Float64)
+    return 1.0 / (1.0 + (-(score * slope + intercept)).exp())
+
+
+def assemble(transcripts: pl.DataFrame, evidence: pl.DataFrame, method: str, version: str, scores: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The output frame from ``transcript_id, split`` (sorted), evidence rows (one per true flag) and, for a
+    scored method, the transcripts' scores (``transcript_id, score_<flag>``; a transcript without any scores
+    -inf: it has no participant turn). ``p_<flag>`` is the version's calibration applied to the score (the
+    lexicon's score is its flag, 1 or 0: its probability is then its measured precision, or the share of
+    positives among what it leaves unflagged); a version without a shipped calibration gets the flag itself."""
     order = pl.DataFrame({"flag": list(THEME_FLAGS), "_order": list(range(len(THEME_FLAGS)))})
     per_transcript = (
         evidence.join(order, on="flag")
@@ -184,17 +217,29 @@ def assemble(transcripts: pl.DataFrame, evidence: pl.DataFrame, method: str, ver
             *[(pl.col("flag") == flag).any().alias(flag) for flag in THEME_FLAGS],
         )
     )
+    frame = transcripts.join(per_transcript, on="transcript_id", how="left").with_columns(
+        *[pl.col(flag).fill_null(False) for flag in THEME_FLAGS],
+        pl.col("evidence").fill_null(pl.lit([], dtype=_EVIDENCE)).cast(_EVIDENCE),
+    )
+    if scores is not None:
+        score_cols = [f"score_{flag}" for flag in THEME_FLAGS]
+        frame = frame.join(scores.select("transcript_id", *score_cols), on="transcript_id", how="left").with_columns(
+            pl.col(score_cols).fill_null(float("-inf"))
+        )
+        score_of = {flag: pl.col(f"score_{flag}") for flag in THEME_FLAGS}
+    else:
+        score_of = {flag: pl.col(flag).cast(pl.Float64) for flag in THEME_FLAGS}
+    fitted = calibration(version)
     return (
-        transcripts.join(per_transcript, on="transcript_id", how="left")
-        .with_columns(
-            *[pl.col(flag).fill_null(False) for flag in THEME_FLAGS],
-            pl.col("evidence").fill_null(pl.lit([], dtype=_EVIDENCE)).cast(_EVIDENCE),
+        frame.with_columns(
+            (_probability(score_of[flag], *fitted[flag]) if fitted else pl.col(flag).cast(pl.Float64)).alias(p)
+            for flag, p in zip(THEME_FLAGS, PROBABILITY_COLUMNS)
         )
         .with_columns(
             pl.sum_horizontal(pl.col(flag).cast(pl.Int32) for flag in THEME_FLAGS).cast(pl.Int32).alias("n_flags"),
             pl.lit(method, dtype=pl.String).alias("method"),
             pl.lit(version, dtype=pl.String).alias("method_version"),
         )
-        .select("transcript_id", "split", *THEME_FLAGS, "evidence", "n_flags", "method", "method_version")
+        .select("transcript_id", "split", *THEME_FLAGS, *PROBABILITY_COLUMNS, "evidence", "n_flags", "method", "method_version")
         .sort("transcript_id")
     )

@@ -1,7 +1,7 @@
 """theme_prevalence: the share of transcripts with each theme, corrected for the method's error rates.
 
 Reads the whole ``theme_flags`` table through the warehouse resource (like ``theme_report``), estimates
-each (split, flag) share with adjusted classify-and-count and a bootstrap interval
+each (split, flag) share with probabilistic adjusted classify-and-count and a bootstrap interval
 (:mod:`etl_project.lib.prevalence`, with the out-of-fold error rates shipped with the method), checks
 the rows against ``ThemePrevalenceModel`` and replaces the table's one file atomically.
 """
@@ -12,7 +12,7 @@ import polars as pl
 from etl_project.defs.metadata import OWNERS, column_schema, preview
 from etl_project.defs.resources import WarehouseResource
 from etl_project.lib.prevalence import LAYOUT, TABLE, Rates, prevalence_table
-from etl_project.lib.themes import THEME_FLAGS, error_rates
+from etl_project.lib.themes import PROBABILITY_COLUMNS, THEME_FLAGS, error_rates
 from etl_project.lib.warehouse import PART_FILE
 from etl_project.schemas import ThemePrevalenceModel
 
@@ -45,7 +45,7 @@ def theme_prevalence(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     """Per split and flag: transcripts flagged, the raw share, and the share corrected for the method's measured error rates with a 95 % bootstrap interval."""
     wh = warehouse.get()
     damaged: list[str] = []
-    flags = wh.read("theme_flags", columns=["split", *THEME_FLAGS, "method", "method_version"], skip_damaged=damaged)
+    flags = wh.read("theme_flags", columns=["split", *THEME_FLAGS, *PROBABILITY_COLUMNS, "method", "method_version"], skip_damaged=damaged)
     for path in damaged:
         context.log.warning("left out of the estimate, damaged (see `etl-project verify`): %s", path)
     if flags is None:

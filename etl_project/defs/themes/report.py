@@ -113,7 +113,7 @@ def report_page(prev: pl.DataFrame, methods: list[str], estimates: pl.DataFrame 
             f"{n} transcripts; flags by {', '.join(f'`{m}`' for m in methods) or 'no method (empty table)'}. "
             "Quality of the flags (cross-validated precision and recall per flag): `docs/THEMES.md`."
             + (
-                " *est.* is the share corrected for the method's measured error rates (adjusted classify-and-count, "
+                " *est.* is the share corrected for the method's measured error rates (probabilistic adjusted classify-and-count, "
                 "table `theme_prevalence`) with its 95 % bootstrap interval in brackets: quote that, not the raw share."
                 if estimates is not None
                 else ""
