@@ -13,7 +13,7 @@ import polars as pl
 import pandera.polars as pa
 from pandera.api.polars.types import PolarsData
 
-SCHEMA_VERSION = "2"  # 2: transcripts.residual_mojibake
+SCHEMA_VERSION = "3"  # 2: transcripts.residual_mojibake; 3: theme_flags.p_<flag>
 
 SPLIT_OF_PREFIX: dict[str, str] = {"work": "workforce", "creativity": "creatives", "science": "scientists"}
 SPLITS: tuple[str, ...] = (*SPLIT_OF_PREFIX.values(), "unknown")

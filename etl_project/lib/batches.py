@@ -38,7 +38,7 @@ from etl_project.lib.warehouse import Warehouse
 MANIFEST = "_batches/manifest.parquet"
 # An ingest batch holds at most this many files and about this many bytes (ETL_BATCH_MAX_FILES /
 # ETL_BATCH_MAX_MB): a cold start on 500,000 files becomes bounded partitions, each a bounded run.
-DEFAULT_MAX_FILES = 25_000
+DEFAULT_MAX_FILES = 50_000
 DEFAULT_MAX_BYTES = 1024 * 2**20
 LISTING_SCHEMA = {"path": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64}
 MANIFEST_SCHEMA = {"batch": pl.String, **LISTING_SCHEMA, "claimed_at": pl.Datetime("us", "UTC")}

@@ -89,7 +89,7 @@ BUCKETED_TABLES = ("transcripts", "turns", "theme_flags")
 
 DEFAULT_BATCH_BYTES = 16 * 2**20
 _POSITION = "_pos"  # a record's place in path order across batches: batch number << 32 | row
-_SPILL = ".arrow"  # scratch files are Arrow IPC, uncompressed: read back once, soon, so speed over size
+SPILL = ".arrow"  # scratch files are Arrow IPC, uncompressed: read back once, soon, so speed over size
 
 # The repair audit fails only when a second repair pass would still change at least this many
 # transcripts *and* this share of those ftfy looked at: a repair that does nothing, or half its job.
@@ -256,10 +256,10 @@ def _batch_pass(
         for (split, bucket), part in keyed.group_by("split", BUCKET_COLUMN, maintain_order=True):
             folder = Path(scratch) / table / f"split={split}" / f"bucket={bucket}"
             folder.mkdir(parents=True, exist_ok=True)
-            part.drop(BUCKET_COLUMN).write_ipc(folder / f"batch-{number:05d}{_SPILL}")
+            part.drop(BUCKET_COLUMN).write_ipc(folder / f"batch-{number:05d}{SPILL}")
     rejected = quarantine_rows(tables.rejected, detected_at=now)
     (Path(scratch) / "quarantine").mkdir(exist_ok=True)
-    rejected.write_ipc(Path(scratch) / "quarantine" / f"batch-{number:05d}{_SPILL}")
+    rejected.write_ipc(Path(scratch) / "quarantine" / f"batch-{number:05d}{SPILL}")
     seconds["spill"] = time.perf_counter() - clock
     landed = tables.transcripts
     return {
@@ -283,18 +283,18 @@ def _batch_pass(
 
 def _forget_batch(scratch: Path, number: int) -> None:
     """Remove what an earlier pass over batch ``number`` spilled (before it is redone)."""
-    for path in scratch.glob(f"*/split=*/bucket=*/batch-{number:05d}{_SPILL}"):
+    for path in scratch.glob(f"*/split=*/bucket=*/batch-{number:05d}{SPILL}"):
         path.unlink()
-    (scratch / "quarantine" / f"batch-{number:05d}{_SPILL}").unlink(missing_ok=True)
+    (scratch / "quarantine" / f"batch-{number:05d}{SPILL}").unlink(missing_ok=True)
 
 
 def _read_spilled(folder: Path) -> pl.DataFrame | None:
     """The rows spilled into ``folder`` by every batch, in batch order (None when nothing was)."""
-    paths = sorted(folder.glob(f"*{_SPILL}"))
+    paths = sorted(folder.glob(f"*{SPILL}"))
     return pl.concat([pl.read_ipc(p) for p in paths]) if paths else None
 
 
-def _flag_bucket(scratch: str, bucket: str, method: str | None = None) -> float:
+def flag_bucket(scratch: str, bucket: str, method: str | None = None) -> float:
     """Theme flags of one warehouse file's interviews, from its spilled turns; spilled beside them.
 
     Flagging runs per warehouse file (up to 10,000 interviews at once), not per batch: each call
@@ -307,12 +307,12 @@ def _flag_bucket(scratch: str, bucket: str, method: str | None = None) -> float:
     flags = flag_themes(turns, method=method)
     folder = Path(scratch) / "theme_flags" / bucket
     folder.mkdir(parents=True, exist_ok=True)
-    flags.write_ipc(folder / f"flags{_SPILL}")
+    flags.write_ipc(folder / f"flags{SPILL}")
     return time.perf_counter() - clock
 
 
 @dataclass(frozen=True)
-class _Staged:
+class Staged:
     """What staging one warehouse file did (returned from a worker to the caller)."""
 
     table: str
@@ -326,7 +326,7 @@ class _Staged:
     new_rows: pl.DataFrame | None = None  # quarantine only: rows not in the table before
 
 
-def _stage_file(
+def stage_file(
     warehouse_root: str,
     commit_id: str,
     table: str,
@@ -337,7 +337,7 @@ def _stage_file(
     extra_rows: pl.DataFrame | None = None,
     replaces: pl.DataFrame | None = None,
     winners: pl.DataFrame | None = None,
-) -> _Staged:
+) -> Staged:
     """Merge this run's rows for one warehouse file with the file as published, check, and stage it."""
     clock = time.perf_counter()
     warehouse = Warehouse(warehouse_root)
@@ -358,13 +358,13 @@ def _stage_file(
             transform=(lambda merged: rename_duplicate_winners(merged, winners)) if winners is not None else None, **spec,
         )
     except ContractViolation as exc:
-        return _Staged(table, [], [], 0 if batch is None else batch.height, 0, time.perf_counter() - clock, violation=exc.failure_cases.head(20))
+        return Staged(table, [], [], 0 if batch is None else batch.height, 0, time.perf_counter() - clock, violation=exc.failure_cases.head(20))
     new_rows = None
     if table == "quarantine":
         merged = done.merged
         new_rows = merged if before is None else merged.join(before, on=["source_file", "source_record", "source_sha256", "reason"], how="anti", nulls_equal=True)
         new_rows = new_rows.select("source_file", "source_record", "transcript_id", "reason")
-    return _Staged(table, commit.moves, commit.deletes, done.rows_in_batch, done.rows_in_file, done.validate_s, time.perf_counter() - clock, new_rows=new_rows)
+    return Staged(table, commit.moves, commit.deletes, done.rows_in_batch, done.rows_in_file, done.validate_s, time.perf_counter() - clock, new_rows=new_rows)
 
 
 # ------------------------------------------------------------------ the core
@@ -410,7 +410,7 @@ def run_core(
     limits = _Limits(max_file_bytes, max_transcript_chars)
     scratch_root = scratch_dir or os.environ.get("ETL_SCRATCH_DIR") or tempfile.gettempdir()
     _remove_dead_scratch(Path(scratch_root))
-    scratch = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-", dir=scratch_root)
+    scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=scratch_root)
     pool = worker_pool(run.workers - 1)  # the calling process works too
     try:
         clock = time.perf_counter()
@@ -448,7 +448,7 @@ def run_core(
         clock = time.perf_counter()
         buckets = [d.relative_to(Path(scratch) / "turns").as_posix() for d in sorted((Path(scratch) / "turns").glob("split=*/bucket=*"))]
         say(f"flagging themes in {len(buckets)} warehouse file(s)")
-        run.seconds["flag"] = sum(run_calls(pool, [(_flag_bucket, scratch, b, theme_method) for b in buckets]))
+        run.seconds["flag"] = sum(run_calls(pool, [(flag_bucket, scratch, b, theme_method) for b in buckets]))
         run.wall_seconds["flag"] = time.perf_counter() - clock
         run.audits = _staged_audits(kept, run.stats, [t for r in results.values() for t in r["changed_again"]])
         if not all(a.passed for a in run.audits):
@@ -502,12 +502,12 @@ def _publish(run: CoreRun, warehouse: Warehouse, pool, scratch: str, *, kept: pl
     commit = Commit(warehouse, label=batch or "")
     try:
         calls = [
-            (_stage_file, str(warehouse.uri), commit.id, table, target, scratch, only(drop_batch, target), only(drop_pub, target))
+            (stage_file, str(warehouse.uri), commit.id, table, target, scratch, only(drop_batch, target), only(drop_pub, target))
             for table in BUCKETED_TABLES
             for target in targets
         ]
-        calls.append((_stage_file, str(warehouse.uri), commit.id, "quarantine", (None, "0"), scratch, None, None, plan.quarantine, read, plan.winners))
-        staged: list[_Staged] = run_calls(pool, calls)
+        calls.append((stage_file, str(warehouse.uri), commit.id, "quarantine", (None, "0"), scratch, None, None, plan.quarantine, read, plan.winners))
+        staged: list[Staged] = run_calls(pool, calls)
         violations = {}
         for done in staged:
             commit.adopt(done.moves, done.deletes)
@@ -600,13 +600,13 @@ def run_calls(pool: ProcessPoolExecutor | None, calls: list[tuple]) -> list:
     return [results[i] for i in range(len(calls))]
 
 
-_SCRATCH_PREFIX = "etl-core-"
+SCRATCH_PREFIX = "etl-core-"
 
 
 def _remove_dead_scratch(root: Path) -> None:
     """Remove scratch folders left by core runs whose process is gone (killed before cleaning up)."""
-    for folder in root.glob(f"{_SCRATCH_PREFIX}*-*"):
-        pid = folder.name.removeprefix(_SCRATCH_PREFIX).split("-", 1)[0]
+    for folder in root.glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = folder.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 

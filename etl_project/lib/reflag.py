@@ -5,7 +5,7 @@ turns and, on every flags row, the ``method`` and ``method_version`` that made i
 needs no raw file: per warehouse file (split and id bucket, as the core writes them), the transcripts
 whose stored flags are not of the wanted method version have their stored turns flagged again, and
 the ``theme_flags`` file is merged and staged exactly as the core stages it
-(:func:`etl_project.lib.pipeline._flag_bucket` and ``_stage_file``: same contract check, same
+(:func:`etl_project.lib.pipeline.flag_bucket` and ``stage_file``: same contract check, same
 layout), then every file is published in one commit (:mod:`etl_project.lib.commit`).
 
 **The flag cache.** Flags rows are rewritten in the same commit as their transcript whenever its
@@ -30,16 +30,16 @@ import polars as pl
 
 from etl_project.lib.commit import Commit, _recover_locked
 from etl_project.lib.pipeline import (
-    _SCRATCH_PREFIX,
-    _SPILL,
+    SCRATCH_PREFIX,
+    SPILL,
     Audit,
     AuditFailed,
-    _flag_bucket,
-    _stage_file,
-    _Staged,
+    Staged,
     contract_audit,
     default_workers,
+    flag_bucket,
     run_calls,
+    stage_file,
     worker_pool,
 )
 from etl_project.lib.themes import method_version, resolve_method
@@ -65,7 +65,7 @@ def targets(warehouse: Warehouse) -> list[tuple[str, str]]:
     return sorted({(path.parent.name.partition("=")[2], path.name.removeprefix("part-").removesuffix(".parquet")) for path in warehouse.partition_files("turns")})
 
 
-def _reflag_file(warehouse_root: str, commit_id: str, target: tuple[str, str], scratch: str, method: str, version: str) -> tuple[int, int, _Staged | None]:
+def _reflag_file(warehouse_root: str, commit_id: str, target: tuple[str, str], scratch: str, method: str, version: str) -> tuple[int, int, Staged | None]:
     """Flag the transcripts of one warehouse file whose stored flags are not of ``version``, and stage
     the merged flags file in the commit. Returns (transcripts in the file, reflagged, what was staged)."""
     warehouse = Warehouse(warehouse_root)
@@ -82,9 +82,9 @@ def _reflag_file(warehouse_root: str, commit_id: str, target: tuple[str, str], s
     bucket = f"split={target[0]}/bucket={target[1]}"
     folder = Path(scratch) / "turns" / bucket
     folder.mkdir(parents=True, exist_ok=True)
-    turns.join(stale, on="transcript_id", how="semi").write_ipc(folder / f"turns{_SPILL}")
-    _flag_bucket(scratch, bucket, method)
-    return ids.height, stale.height, _stage_file(warehouse_root, commit_id, TABLE, target, scratch, None, None)
+    turns.join(stale, on="transcript_id", how="semi").write_ipc(folder / f"turns{SPILL}")
+    flag_bucket(scratch, bucket, method)
+    return ids.height, stale.height, stage_file(warehouse_root, commit_id, TABLE, target, scratch, None, None)
 
 
 def reflag(warehouse_root: Path | str, method: str | None = None, *, workers: int | None = None, holder: dict | None = None, progress=None) -> ReflagRun:
@@ -97,7 +97,7 @@ def reflag(warehouse_root: Path | str, method: str | None = None, *, workers: in
     run = ReflagRun(method=name, method_version=method_version(name))
     warehouse = Warehouse(warehouse_root)
     scratch_root = os.environ.get("ETL_SCRATCH_DIR") or tempfile.gettempdir()  # as the core's: a killed run's is removed by the next core run
-    scratch = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-reflag-", dir=scratch_root)
+    scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-reflag-", dir=scratch_root)
     try:
         with warehouse.locked(holder={"reflag": run.method_version, **(holder or {})}):
             _recover_locked(warehouse)
