@@ -570,7 +570,6 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
     if norm.len() == 0:
         return empty, no_terms
     literals, table, unfiltered = _chosen_literal_table(norm)
-    alternatives = _alternatives()
     haystack = norm
     if terms:
         from etl_project.lib.theme_terms import pad
@@ -596,7 +595,7 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
         )
 
     def candidates(found: pl.LazyFrame) -> pl.LazyFrame:
-        return found.join(table.lazy(), on="lid").group_by("aid").agg(pl.col("sid").unique())
+        return found.join(table.lazy(), on="lid").select("aid", "sid").unique()
 
     pieces = _halves(norm.len())
     if terms:
@@ -607,29 +606,53 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
     else:
         term_rows = no_terms
         found = pl.concat(pl.collect_all([candidates(matches(o, n)) for o, n in pieces]))
-    found = found.group_by("aid").agg(pl.col("sid").explode())
-    every = pl.int_range(norm.len(), dtype=pl.UInt32, eager=True)
-    work = [(int(a), s) for a, s in zip(found.get_column("aid"), found.get_column("sid"))] + [(a, every) for a in unfiltered]
-    queries = [
-        pl.LazyFrame({"sid": sids, "norm": norm.gather(sids)})
-        .filter(pl.col("norm").str.contains(alternatives[aid][1]))
-        .select("sid", pl.lit(alternatives[aid][0], dtype=pl.UInt32).alias("flag"))
-        for aid, sids in work
-    ]
-    if not queries:
+    if unfiltered:
+        every = pl.int_range(norm.len(), dtype=pl.UInt32, eager=True)
+        found = pl.concat([found, *(pl.DataFrame({"aid": pl.Series([a], dtype=pl.UInt32).new_from_index(0, len(every)), "sid": every}) for a in unfiltered)])
+    if found.height == 0:
         return empty, term_rows
-    by_flag = pl.concat(pl.collect_all(queries)).group_by("flag").agg(pl.col("sid").unique())
+    patterns, flags = _alternative_columns()
+    # one frame of (candidate sentence, cue) rows, grouped by cue: a regex column is compiled once per
+    # distinct cue and call (not one query per cue, whose building and scheduling cost more than the matching)
+    found = found.sort("aid")
+    aid = found.get_column("aid")
+    positive = _filter_pieces(
+        pl.DataFrame({"sid": found.get_column("sid"), "flag": flags.gather(aid), "norm": norm.gather(found.get_column("sid")), "pattern": patterns.gather(aid)}),
+        pl.col("norm").str.contains(pl.col("pattern")),
+    )
+    positive = positive.select("flag", "sid").unique().sort("flag")
+    require, negative = _context_columns()
+    flag = positive.get_column("flag")
+    context = pl.DataFrame({"sid": positive.get_column("sid"), "flag": flag, "norm": norm.gather(positive.get_column("sid")), "require": require.gather(flag), "negative": negative.gather(flag)})
+    keep = (pl.col("require").is_null() | pl.col("norm").str.contains(pl.col("require"))) & (
+        pl.col("negative").is_null() | ~pl.col("norm").str.contains(pl.col("negative"))
+    )
+    return _filter_pieces(context, keep).select("sid", "flag"), term_rows
+
+
+def _filter_pieces(frame: pl.DataFrame, predicate: pl.Expr) -> pl.DataFrame:
+    """``frame.filter(predicate)``, long frames cut in two halves run side by side."""
+    pieces = _halves(frame.height)
+    if len(pieces) == 1:
+        return frame.filter(predicate)
+    return pl.concat(pl.collect_all([frame.slice(o, n).lazy().filter(predicate) for o, n in pieces]))
+
+
+@functools.lru_cache(maxsize=1)
+def _alternative_columns() -> tuple[pl.Series, pl.Series]:
+    """(regex, flag index) of every alternative, as Series indexed by its id (:func:`_alternatives`)."""
+    alternatives = _alternatives()
+    return pl.Series([p for _, p in alternatives], dtype=pl.String), pl.Series([f for f, _ in alternatives], dtype=pl.UInt32)
+
+
+@functools.lru_cache(maxsize=1)
+def _context_columns() -> tuple[pl.Series, pl.Series]:
+    """(require regex, negative regex) of every flag (null: none), as Series indexed by flag index."""
     plans = _plans()
-    queries = []
-    for flag, sids in zip(by_flag.get_column("flag"), by_flag.get_column("sid")):
-        plan = plans[THEME_FLAGS[flag]]
-        query = pl.LazyFrame({"sid": sids, "norm": norm.gather(sids)})
-        if plan.require:
-            query = query.filter(pl.col("norm").str.contains(plan.require))
-        if plan.negative:
-            query = query.filter(~pl.col("norm").str.contains(plan.negative))
-        queries.append(query.select("sid", pl.lit(flag, dtype=pl.UInt32).alias("flag")))
-    return (pl.concat(pl.collect_all(queries)) if queries else empty), term_rows
+    return (
+        pl.Series([plans[flag].require for flag in THEME_FLAGS], dtype=pl.String),
+        pl.Series([plans[flag].negative for flag in THEME_FLAGS], dtype=pl.String),
+    )
 
 
 def lexicon_hits(sentences: pl.DataFrame) -> pl.DataFrame:
