@@ -574,13 +574,9 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
     if terms:
         from etl_project.lib.theme_terms import pad
 
-        # the terms first, so a match's code below len(terms) is its term id; then the other prefilter literals
-        union = list(terms) + sorted(set(literals) - set(terms))
-        code = {lit: i for i, lit in enumerate(union)}
-        relabel = np.array([code[lit] for lit in literals], dtype=np.uint32)
-        table = table.with_columns(pl.Series("lid", relabel[table.get_column("lid").to_numpy()]))
-        literals, haystack = union, pad(norm)
-    codes = pl.Enum(literals)
+        literals, table = _with_terms(literals, table, terms)
+        haystack = pad(norm)
+    codes = _enum(literals)
 
     def matches(offset: int, length: int) -> pl.LazyFrame:
         return (
@@ -595,6 +591,9 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
         )
 
     def candidates(found: pl.LazyFrame) -> pl.LazyFrame:
+        if terms:  # most matches are terms only: leave them out before the join
+            shared = table.filter(pl.col("lid") < len(terms)).get_column("lid").unique()
+            found = found.filter((pl.col("lid") >= len(terms)) | pl.col("lid").is_in(shared.implode()))
         return found.join(table.lazy(), on="lid").select("aid", "sid").unique()
 
     pieces = _halves(norm.len())
@@ -628,6 +627,32 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
         pl.col("negative").is_null() | ~pl.col("norm").str.contains(pl.col("negative"))
     )
     return _filter_pieces(context, keep).select("sid", "flag"), term_rows
+
+
+_UNION_CACHE: list = []
+
+
+def _with_terms(literals: list[str], table: pl.DataFrame, terms) -> tuple[list[str], pl.DataFrame]:
+    """(the terms then the other prefilter literals, ``table`` with its literal codes in that list), so a
+    match's code below ``len(terms)`` is its term id. Kept for the last (literals, table, terms) seen."""
+    if _UNION_CACHE and _UNION_CACHE[0] is literals and _UNION_CACHE[1] is table and _UNION_CACHE[2] == tuple(terms):
+        return _UNION_CACHE[3]
+    union = list(terms) + sorted(set(literals) - set(terms))
+    code = {lit: i for i, lit in enumerate(union)}
+    relabel = np.array([code[lit] for lit in literals], dtype=np.uint32)
+    relabelled = table.with_columns(pl.Series("lid", relabel[table.get_column("lid").to_numpy()]))
+    _UNION_CACHE[:] = [literals, table, tuple(terms), (union, relabelled)]
+    return union, relabelled
+
+
+_ENUM_CACHE: list = []
+
+
+def _enum(literals: list[str]) -> pl.Enum:
+    """``pl.Enum(literals)``, kept for the last list seen."""
+    if not (_ENUM_CACHE and _ENUM_CACHE[0] is literals):
+        _ENUM_CACHE[:] = [literals, pl.Enum(literals)]
+    return _ENUM_CACHE[1]
 
 
 def _filter_pieces(frame: pl.DataFrame, predicate: pl.Expr) -> pl.DataFrame:
