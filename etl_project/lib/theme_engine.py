@@ -629,30 +629,34 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
     return _filter_pieces(context, keep).select("sid", "flag"), term_rows
 
 
-_UNION_CACHE: list = []
+_union_cache: tuple | None = None  # (literals, table, terms, result) of the last call
 
 
 def _with_terms(literals: list[str], table: pl.DataFrame, terms) -> tuple[list[str], pl.DataFrame]:
     """(the terms then the other prefilter literals, ``table`` with its literal codes in that list), so a
     match's code below ``len(terms)`` is its term id. Kept for the last (literals, table, terms) seen."""
-    if _UNION_CACHE and _UNION_CACHE[0] is literals and _UNION_CACHE[1] is table and _UNION_CACHE[2] == tuple(terms):
-        return _UNION_CACHE[3]
+    global _union_cache
+    cached = _union_cache  # read once: another thread may replace it
+    if cached is not None and cached[0] is literals and cached[1] is table and cached[2] == tuple(terms):
+        return cached[3]
     union = list(terms) + sorted(set(literals) - set(terms))
     code = {lit: i for i, lit in enumerate(union)}
     relabel = np.array([code[lit] for lit in literals], dtype=np.uint32)
     relabelled = table.with_columns(pl.Series("lid", relabel[table.get_column("lid").to_numpy()]))
-    _UNION_CACHE[:] = [literals, table, tuple(terms), (union, relabelled)]
+    _union_cache = (literals, table, tuple(terms), (union, relabelled))
     return union, relabelled
 
 
-_ENUM_CACHE: list = []
+_enum_cache: tuple | None = None  # (literals, pl.Enum(literals)) of the last call
 
 
 def _enum(literals: list[str]) -> pl.Enum:
     """``pl.Enum(literals)``, kept for the last list seen."""
-    if not (_ENUM_CACHE and _ENUM_CACHE[0] is literals):
-        _ENUM_CACHE[:] = [literals, pl.Enum(literals)]
-    return _ENUM_CACHE[1]
+    global _enum_cache
+    cached = _enum_cache
+    if cached is None or cached[0] is not literals:
+        cached = _enum_cache = (literals, pl.Enum(literals))
+    return cached[1]
 
 
 def _filter_pieces(frame: pl.DataFrame, predicate: pl.Expr) -> pl.DataFrame:
