@@ -60,11 +60,15 @@ much slower engine.
   literals. An alternative has several sound literal sets (:func:`literal_options`, from
   the cue's syntax tree); the one whose literals are rarest in an evenly spaced sample of
   the input is used (query planning only: any choice gives the same hits).
-* ``require`` and ``negative`` regexes run only on a flag's positive sentences.
-* Independent work (two halves of the input, the per-alternative regexes) runs as lazy
-  queries together in ``pl.collect_all`` so both cores work; transcripts are processed in
-  chunks of :data:`CHUNK_TRANSCRIPTS` to bound memory. No Python code runs per row, turn or
-  transcript (loops are over the 224 alternatives and 14 flags).
+* The candidate (sentence, alternative) pairs form one frame, grouped by alternative, filtered
+  with a *column* of regexes (``str.contains(pl.col("pattern"))``: each distinct regex is
+  compiled once per call); one lazy query per alternative cost more to build and schedule
+  than the matching itself on a chunk of a few thousand transcripts.
+* ``require`` and ``negative`` regexes run only on a flag's positive sentences (again one frame
+  with regex columns).
+* Long inputs are cut in two halves run side by side (``pl.collect_all``) so both cores work;
+  transcripts are processed in chunks of :data:`CHUNK_TRANSCRIPTS` to bound memory. No Python
+  code runs per row, turn or transcript.
 
 Matching the normalised copy differs from v1 only where v1 missed a cue written
 with a straight apostrophe against a curly one in the text (``can’t``) and where a
@@ -549,11 +553,11 @@ def _hits(norm: pl.Series) -> pl.DataFrame:
     1. One Aho-Corasick pass lists, per sentence, the prefilter literals it contains; each literal
        maps to the positive cues (*alternatives*) that need it (:func:`_literal_table`).
     2. Each alternative's regex runs only on its candidate sentences (a cue on its own keeps the
-       regex engine fast; one big alternation per flag made it fall off its DFA).
+       regex engine fast; one big alternation per flag made it fall off its DFA): one frame of
+       candidate pairs grouped by alternative, filtered with a column of regexes.
     3. A flag's ``require`` and ``negative`` regexes run only on its positive sentences.
 
-    Independent pieces (the halves of the Aho-Corasick pass, the regexes) are lazy queries run
-    together by ``pl.collect_all``, so both cores work.
+    Long inputs are cut in halves run together by ``pl.collect_all``, so both cores work.
     """
     return hits_and_terms(norm, ())[0]
 
