@@ -60,11 +60,15 @@ much slower engine.
   literals. An alternative has several sound literal sets (:func:`literal_options`, from
   the cue's syntax tree); the one whose literals are rarest in an evenly spaced sample of
   the input is used (query planning only: any choice gives the same hits).
-* ``require`` and ``negative`` regexes run only on a flag's positive sentences.
-* Independent work (two halves of the input, the per-alternative regexes) runs as lazy
-  queries together in ``pl.collect_all`` so both cores work; transcripts are processed in
-  chunks of :data:`CHUNK_TRANSCRIPTS` to bound memory. No Python code runs per row, turn or
-  transcript (loops are over the 224 alternatives and 14 flags).
+* The candidate (sentence, alternative) pairs form one frame, grouped by alternative, filtered
+  with a *column* of regexes (``str.contains(pl.col("pattern"))``: each distinct regex is
+  compiled once per call); one lazy query per alternative cost more to build and schedule
+  than the matching itself on a chunk of a few thousand transcripts.
+* ``require`` and ``negative`` regexes run only on a flag's positive sentences (again one frame
+  with regex columns).
+* Long inputs are cut in two halves run side by side (``pl.collect_all``) so both cores work;
+  transcripts are processed in chunks of :data:`CHUNK_TRANSCRIPTS` to bound memory. No Python
+  code runs per row, turn or transcript.
 
 Matching the normalised copy differs from v1 only where v1 missed a cue written
 with a straight apostrophe against a curly one in the text (``can’t``) and where a
@@ -549,11 +553,11 @@ def _hits(norm: pl.Series) -> pl.DataFrame:
     1. One Aho-Corasick pass lists, per sentence, the prefilter literals it contains; each literal
        maps to the positive cues (*alternatives*) that need it (:func:`_literal_table`).
     2. Each alternative's regex runs only on its candidate sentences (a cue on its own keeps the
-       regex engine fast; one big alternation per flag made it fall off its DFA).
+       regex engine fast; one big alternation per flag made it fall off its DFA): one frame of
+       candidate pairs grouped by alternative, filtered with a column of regexes.
     3. A flag's ``require`` and ``negative`` regexes run only on its positive sentences.
 
-    Independent pieces (the halves of the Aho-Corasick pass, the regexes) are lazy queries run
-    together by ``pl.collect_all``, so both cores work.
+    Long inputs are cut in halves run together by ``pl.collect_all``, so both cores work.
     """
     return hits_and_terms(norm, ())[0]
 
@@ -570,18 +574,13 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
     if norm.len() == 0:
         return empty, no_terms
     literals, table, unfiltered = _chosen_literal_table(norm)
-    alternatives = _alternatives()
     haystack = norm
     if terms:
         from etl_project.lib.theme_terms import pad
 
-        # the terms first, so a match's code below len(terms) is its term id; then the other prefilter literals
-        union = list(terms) + sorted(set(literals) - set(terms))
-        code = {lit: i for i, lit in enumerate(union)}
-        relabel = np.array([code[lit] for lit in literals], dtype=np.uint32)
-        table = table.with_columns(pl.Series("lid", relabel[table.get_column("lid").to_numpy()]))
-        literals, haystack = union, pad(norm)
-    codes = pl.Enum(literals)
+        literals, table = _with_terms(literals, table, terms)
+        haystack = pad(norm)
+    codes = _enum(literals)
 
     def matches(offset: int, length: int) -> pl.LazyFrame:
         return (
@@ -596,7 +595,10 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
         )
 
     def candidates(found: pl.LazyFrame) -> pl.LazyFrame:
-        return found.join(table.lazy(), on="lid").group_by("aid").agg(pl.col("sid").unique())
+        if terms:  # most matches are terms only: leave them out before the join
+            shared = table.filter(pl.col("lid") < len(terms)).get_column("lid").unique()
+            found = found.filter((pl.col("lid") >= len(terms)) | pl.col("lid").is_in(shared.implode()))
+        return found.join(table.lazy(), on="lid").select("aid", "sid").unique()
 
     pieces = _halves(norm.len())
     if terms:
@@ -607,29 +609,83 @@ def hits_and_terms(norm: pl.Series, terms: tuple[str, ...] | list[str]) -> tuple
     else:
         term_rows = no_terms
         found = pl.concat(pl.collect_all([candidates(matches(o, n)) for o, n in pieces]))
-    found = found.group_by("aid").agg(pl.col("sid").explode())
-    every = pl.int_range(norm.len(), dtype=pl.UInt32, eager=True)
-    work = [(int(a), s) for a, s in zip(found.get_column("aid"), found.get_column("sid"))] + [(a, every) for a in unfiltered]
-    queries = [
-        pl.LazyFrame({"sid": sids, "norm": norm.gather(sids)})
-        .filter(pl.col("norm").str.contains(alternatives[aid][1]))
-        .select("sid", pl.lit(alternatives[aid][0], dtype=pl.UInt32).alias("flag"))
-        for aid, sids in work
-    ]
-    if not queries:
+    if unfiltered:
+        every = pl.int_range(norm.len(), dtype=pl.UInt32, eager=True)
+        found = pl.concat([found, *(pl.DataFrame({"aid": pl.Series([a], dtype=pl.UInt32).new_from_index(0, len(every)), "sid": every}) for a in unfiltered)])
+    if found.height == 0:
         return empty, term_rows
-    by_flag = pl.concat(pl.collect_all(queries)).group_by("flag").agg(pl.col("sid").unique())
+    patterns, flags = _alternative_columns()
+    # one frame of (candidate sentence, cue) rows, grouped by cue: a regex column is compiled once per
+    # distinct cue and call (not one query per cue, whose building and scheduling cost more than the matching)
+    found = found.sort("aid")
+    aid = found.get_column("aid")
+    positive = _filter_pieces(
+        pl.DataFrame({"sid": found.get_column("sid"), "flag": flags.gather(aid), "norm": norm.gather(found.get_column("sid")), "pattern": patterns.gather(aid)}),
+        pl.col("norm").str.contains(pl.col("pattern")),
+    )
+    positive = positive.select("flag", "sid").unique().sort("flag")
+    require, negative = _context_columns()
+    flag = positive.get_column("flag")
+    context = pl.DataFrame({"sid": positive.get_column("sid"), "flag": flag, "norm": norm.gather(positive.get_column("sid")), "require": require.gather(flag), "negative": negative.gather(flag)})
+    keep = (pl.col("require").is_null() | pl.col("norm").str.contains(pl.col("require"))) & (
+        pl.col("negative").is_null() | ~pl.col("norm").str.contains(pl.col("negative"))
+    )
+    return _filter_pieces(context, keep).select("sid", "flag"), term_rows
+
+
+_union_cache: tuple | None = None  # (literals, table, terms, result) of the last call
+
+
+def _with_terms(literals: list[str], table: pl.DataFrame, terms) -> tuple[list[str], pl.DataFrame]:
+    """(the terms then the other prefilter literals, ``table`` with its literal codes in that list), so a
+    match's code below ``len(terms)`` is its term id. Kept for the last (literals, table, terms) seen."""
+    global _union_cache
+    cached = _union_cache  # read once: another thread may replace it
+    if cached is not None and cached[0] is literals and cached[1] is table and cached[2] == tuple(terms):
+        return cached[3]
+    union = list(terms) + sorted(set(literals) - set(terms))
+    code = {lit: i for i, lit in enumerate(union)}
+    relabel = np.array([code[lit] for lit in literals], dtype=np.uint32)
+    relabelled = table.with_columns(pl.Series("lid", relabel[table.get_column("lid").to_numpy()]))
+    _union_cache = (literals, table, tuple(terms), (union, relabelled))
+    return union, relabelled
+
+
+_enum_cache: tuple | None = None  # (literals, pl.Enum(literals)) of the last call
+
+
+def _enum(literals: list[str]) -> pl.Enum:
+    """``pl.Enum(literals)``, kept for the last list seen."""
+    global _enum_cache
+    cached = _enum_cache
+    if cached is None or cached[0] is not literals:
+        cached = _enum_cache = (literals, pl.Enum(literals))
+    return cached[1]
+
+
+def _filter_pieces(frame: pl.DataFrame, predicate: pl.Expr) -> pl.DataFrame:
+    """``frame.filter(predicate)``, long frames cut in two halves run side by side."""
+    pieces = _halves(frame.height)
+    if len(pieces) == 1:
+        return frame.filter(predicate)
+    return pl.concat(pl.collect_all([frame.slice(o, n).lazy().filter(predicate) for o, n in pieces]))
+
+
+@functools.lru_cache(maxsize=1)
+def _alternative_columns() -> tuple[pl.Series, pl.Series]:
+    """(regex, flag index) of every alternative, as Series indexed by its id (:func:`_alternatives`)."""
+    alternatives = _alternatives()
+    return pl.Series([p for _, p in alternatives], dtype=pl.String), pl.Series([f for f, _ in alternatives], dtype=pl.UInt32)
+
+
+@functools.lru_cache(maxsize=1)
+def _context_columns() -> tuple[pl.Series, pl.Series]:
+    """(require regex, negative regex) of every flag (null: none), as Series indexed by flag index."""
     plans = _plans()
-    queries = []
-    for flag, sids in zip(by_flag.get_column("flag"), by_flag.get_column("sid")):
-        plan = plans[THEME_FLAGS[flag]]
-        query = pl.LazyFrame({"sid": sids, "norm": norm.gather(sids)})
-        if plan.require:
-            query = query.filter(pl.col("norm").str.contains(plan.require))
-        if plan.negative:
-            query = query.filter(~pl.col("norm").str.contains(plan.negative))
-        queries.append(query.select("sid", pl.lit(flag, dtype=pl.UInt32).alias("flag")))
-    return (pl.concat(pl.collect_all(queries)) if queries else empty), term_rows
+    return (
+        pl.Series([plans[flag].require for flag in THEME_FLAGS], dtype=pl.String),
+        pl.Series([plans[flag].negative for flag in THEME_FLAGS], dtype=pl.String),
+    )
 
 
 def lexicon_hits(sentences: pl.DataFrame) -> pl.DataFrame:
