@@ -50,7 +50,7 @@ from etl_project.lib.batches import ERRORS, PUBLISHED
 from etl_project.lib.commit import Commit, _recover_locked
 from etl_project.lib.readers import DEFAULT_MAX_FILE_BYTES, RawFile, discover, read_files, read_raw_folder
 from etl_project.lib.repair import changed_by_second_pass
-from etl_project.lib.themes import flag_themes
+from etl_project.lib.themes import flag_themes, resolve_method
 from etl_project.lib.transform import (
     DEFAULT_MAX_TRANSCRIPT_CHARS,
     DUPLICATE_KEYS,
@@ -448,7 +448,10 @@ def run_core(
         clock = time.perf_counter()
         buckets = [d.relative_to(Path(scratch) / "turns").as_posix() for d in sorted((Path(scratch) / "turns").glob("split=*/bucket=*"))]
         say(f"flagging themes in {len(buckets)} warehouse file(s)")
-        run.seconds["flag"] = sum(run_calls(pool, [(flag_bucket, scratch, b, theme_method) for b in buckets]))
+        # the method is resolved here, not in the workers: a kept worker's environment is the one it was
+        # started with, and ETL_THEME_METHOD may have changed since (a test, a long-lived code server)
+        method = resolve_method(theme_method)
+        run.seconds["flag"] = sum(run_calls(pool, [(flag_bucket, scratch, b, method) for b in buckets]))
         run.wall_seconds["flag"] = time.perf_counter() - clock
         run.audits = _staged_audits(kept, run.stats, [t for r in results.values() for t in r["changed_again"]])
         if not all(a.passed for a in run.audits):
