@@ -181,18 +181,30 @@ def worker_pool(helpers: int) -> ProcessPoolExecutor | None:
     return pool
 
 
-def _ready() -> bool:
+def _warm(method: str) -> bool:
+    """A worker's one-off set-up: the theme method's rule plans, compiled cues and model, built on a
+    one-turn transcript (otherwise the first bucket it flags pays for them)."""
+    import polars as pl
+
+    flag_themes(
+        pl.DataFrame({"transcript_id": ["warm-up"], "split": ["workforce"], "turn_index": [0], "speaker": ["participant"], "text": ["It saves me time."]}),
+        method=method,
+    )
     return True
 
 
 def warm_pool(workers: int | None = None) -> None:
-    """Start the core's worker processes now, without waiting for them: they import the pipeline while
-    the caller does something else (the CLI imports Dagster meanwhile), instead of when the first
-    batch is handed out."""
+    """Start the core's worker processes now, without waiting for them: they import the pipeline and
+    set up the theme method while the caller does something else (the CLI imports Dagster meanwhile),
+    instead of when the first batch is handed out."""
     pool = worker_pool((workers or default_workers()) - 1)
-    if pool is not None:
+    try:
+        method = resolve_method()
+    except ValueError:  # an unknown ETL_THEME_METHOD: the run itself says so
+        method = None
+    if pool is not None and method is not None:
         for _ in range(pool._max_workers):
-            pool.submit(_ready)
+            pool.submit(_warm, method)
 
 
 @atexit.register
