@@ -144,6 +144,17 @@ def test_theme_prevalence_asset_writes_a_valid_table(tmp_path: Path):
     assert everything.get_column("n_transcripts").unique().to_list() == [4]
     assert dict(zip(everything["flag"], everything["flagged"])) == {f: int(flags.get_column(f).sum()) for f in THEME_FLAGS}
     assert table.get_column("method_version").unique().to_list() == flags.get_column("method_version").unique().to_list()
+    # the published estimate is PACC on the published probabilities, with the method's shipped rates
+    from etl_project.lib.themes import error_rates
+
+    version = flags.get_column("method_version").unique().item()
+    assert all(c in flags.columns for c in (f"p_{f}" for f in THEME_FLAGS))
+    expected = pv.prevalence_table(flags, error_rates(version), method=flags["method"][0], method_version=version)
+    from polars.testing import assert_frame_equal
+
+    assert_frame_equal(table.sort("split", "flag"), expected.sort("split", "flag"), check_exact=False, abs_tol=1e-9)
+    without_probabilities = pv.prevalence_table(flags.drop(f"p_{f}" for f in THEME_FLAGS), error_rates(version), method=flags["method"][0], method_version=version)
+    assert not table.sort("split", "flag").equals(without_probabilities.sort("split", "flag"))  # ACC would differ
 
 
 # --------------------------------------------------------------------------- #
