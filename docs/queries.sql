@@ -19,8 +19,10 @@ order by split;
 
 -- name: theme_prevalence_by_split
 -- How often does each theme come up in each split? (share of interviews whose flag is true)
+-- (the flag columns: every column but the id, the split, the evidence and counts, and the p_<flag>
+-- probabilities. For shares corrected for the method's errors, read the theme_prevalence table.)
 with flags as (
-    select * exclude (evidence, n_flags, method, method_version)
+    select columns(lambda c: c not in ('evidence', 'n_flags', 'method', 'method_version') and not starts_with(c, 'p_'))
     from read_parquet('data/warehouse/theme_flags/**/*.parquet', hive_partitioning = true)
 ),
 long as (
