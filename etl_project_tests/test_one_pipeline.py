@@ -126,3 +126,27 @@ def test_a_backfill_of_several_partitions_from_the_ui_lands_them_all(tmp_path: P
     assert all(r.success for r in results)
     run_core(raw, tmp_path / "core")
     assert_same_tables(tmp_path / "core", warehouse)
+
+
+def test_reprocess_rebuilds_files_of_an_older_schema_version(tmp_path: Path):
+    """A warehouse written before theme_flags had its p_<flag> columns (schema version 2): a plain run that
+    would keep old rows beside new ones publishes nothing (the contract check), and `--reprocess` (the
+    README's upgrade path) rewrites every file with the new columns, no row lost, no null left."""
+    raw, warehouse = tmp_path / "raw", tmp_path / "warehouse"
+    raw.mkdir()
+    for i, tid in enumerate(("work_0001", "science_0002", "creativity_0003")):
+        (raw / f"{tid}.md").write_text(md_transcript(tid, SIMPLE_DIALOG, dialog_number=i + 1))
+    materialize_all(raw, warehouse)
+    old = sorted((warehouse / "theme_flags").rglob("*.parquet"))
+    for path in old:  # what version 2 wrote: no probabilities
+        frame = pl.read_parquet(path)
+        frame.drop([c for c in frame.columns if c.startswith("p_")]).write_parquet(path)
+    (raw / "work_0004.md").write_text(md_transcript("work_0004", SIMPLE_DIALOG, dialog_number=4))
+    failed = materialize_all(raw, warehouse, expect_success=False)
+    assert not failed.success
+    assert pl.read_parquet(warehouse / "theme_flags" / "**" / "*.parquet", hive_partitioning=True).height == 3  # nothing published
+    materialize_all(raw, warehouse, reprocess=True)
+    flags = pl.read_parquet(warehouse / "theme_flags" / "**" / "*.parquet", hive_partitioning=True)
+    assert sorted(flags["transcript_id"]) == ["creativity_0003", "science_0002", "work_0001", "work_0004"]
+    probabilities = [c for c in flags.columns if c.startswith("p_")]
+    assert len(probabilities) == 14 and flags.select(probabilities).null_count().sum_horizontal().item() == 0

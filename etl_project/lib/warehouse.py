@@ -536,7 +536,14 @@ def merge_file(
         batch = existing.head(0) if existing is not None else None
     published = None
     if existing is not None:
-        published = existing = existing.select(batch.columns if batch is not None else columns)
+        wanted = batch.columns if batch is not None else columns
+        missing = [c for c in wanted if c not in existing.columns]
+        if missing:  # written by an older schema version: its rows the batch replaces are rewritten
+            # (`--reprocess` replaces them all); a row left over keeps nulls there and fails the contract
+            existing = existing.with_columns(
+                pl.lit(None, dtype=batch.schema[c] if batch is not None else None).alias(c) for c in missing
+            )
+        published = existing = existing.select(wanted)
         if drop is not None and drop.height:
             existing = existing.join(drop, on=drop.columns, how="anti")
     if batch is not None and carry is not None:
