@@ -149,7 +149,7 @@ def _pacc(flagged: int, n: int, m: float, sd: float | None, rates: Rates, *, dra
 
 def calibrate(scores, slope: float, intercept: float) -> np.ndarray:
     """Calibrated probabilities ``1 / (1 + exp(-(slope * score + intercept)))`` (Platt scaling; a score of
-    -inf, a transcript without participant turns, gives 0). The polars twin is in ``themes.assemble``."""
+    -inf, a transcript without participant turns, gives 0 when slope > 0); ``themes.assemble`` applies it."""
     s = np.asarray(scores, float)
     z = slope * s + intercept if slope else np.full(s.shape, intercept)
     with np.errstate(over="ignore"):

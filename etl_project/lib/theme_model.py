@@ -400,8 +400,7 @@ def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: n
     pooled = pooled_scores(transcript, scores, best, pooling)
     t_idx, flag_idx = np.nonzero(pooled >= threshold)
     if len(t_idx) == 0:
-        empty = pl.DataFrame(schema=_EVIDENCE_ROWS)
-        return (empty, score_frame(participant, pooled)) if return_scores else empty
+        return (no_evidence(), score_frame(participant, pooled)) if return_scores else no_evidence()
     turn_row = top[t_idx, flag_idx]
     sid = best_sentences(scored.sentence_turn, scored.sentence_raw, turn_row, flag_idx)
     quote = scored.sentences.get_column("sentence").gather(sid).str.slice(0, MAX_QUOTE_CHARS).str.strip_chars()

@@ -28,7 +28,6 @@ participant turn and a quote from it. Measured quality, cost and the choice: ``d
 from __future__ import annotations
 
 import functools
-import math
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -36,6 +35,7 @@ from typing import Callable
 import polars as pl
 
 from etl_project.lib import theme_engine
+from etl_project.lib.prevalence import PROBABILITY_PREFIX, calibrate
 from etl_project.lib.theme_taxonomy import THEME_FLAGS
 
 __all__ = ["THEME_FLAGS", "METHODS", "DEFAULT", "BEST", "flag_themes", "resolve_method", "method_version"]
@@ -138,7 +138,7 @@ def method_version(method: str | None = None) -> str:
 
 
 RATES_FILE = "theme_rates.json"
-PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{flag}" for flag in THEME_FLAGS)
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(PROBABILITY_PREFIX + flag for flag in THEME_FLAGS)
 
 
 @functools.lru_cache(maxsize=1)
@@ -194,13 +194,6 @@ def flag_themes(turns: pl.DataFrame, method: str | None = None) -> pl.DataFrame:
     return assemble(transcripts, evidence, chosen.name, chosen.version(), scores)
 
 
-def _probability(score: pl.Expr, slope: float, intercept: float) -> pl.Expr:
-    """``etl_project.lib.prevalence.calibrate`` as an expression (a score of -inf gives 0 when slope > 0)."""
-    if not slope:
-        return pl.lit(1.0 / (1.0 + math.exp(-intercept)), dtype=pl.Float64)
-    return 1.0 / (1.0 + (-(score * slope + intercept)).exp())
-
-
 def assemble(transcripts: pl.DataFrame, evidence: pl.DataFrame, method: str, version: str, scores: pl.DataFrame | None = None) -> pl.DataFrame:
     """The output frame from ``transcript_id, split`` (sorted), evidence rows (one per true flag) and, for a
     scored method, the transcripts' scores (``transcript_id, score_<flag>``; a transcript without any scores
@@ -226,13 +219,13 @@ def assemble(transcripts: pl.DataFrame, evidence: pl.DataFrame, method: str, ver
         frame = frame.join(scores.select("transcript_id", *score_cols), on="transcript_id", how="left").with_columns(
             pl.col(score_cols).fill_null(float("-inf"))
         )
-        score_of = {flag: pl.col(f"score_{flag}") for flag in THEME_FLAGS}
+        score_of = {flag: frame.get_column(f"score_{flag}").to_numpy() for flag in THEME_FLAGS}
     else:
-        score_of = {flag: pl.col(flag).cast(pl.Float64) for flag in THEME_FLAGS}
+        score_of = {flag: frame.get_column(flag).cast(pl.Float64).to_numpy() for flag in THEME_FLAGS}
     fitted = calibration(version)
     return (
         frame.with_columns(
-            (_probability(score_of[flag], *fitted[flag]) if fitted else pl.col(flag).cast(pl.Float64)).alias(p)
+            pl.Series(p, calibrate(score_of[flag], *fitted[flag]) if fitted else frame.get_column(flag).cast(pl.Float64).to_numpy(), dtype=pl.Float64)
             for flag, p in zip(THEME_FLAGS, PROBABILITY_COLUMNS)
         )
         .with_columns(
