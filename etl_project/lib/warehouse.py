@@ -531,19 +531,16 @@ def merge_file(
 
     key = list(key)
     partition, bucket = target
-    columns = list(model.to_schema().columns)
     if batch is None:
         batch = existing.head(0) if existing is not None else None
     published = None
     if existing is not None:
-        wanted = batch.columns if batch is not None else columns
-        missing = [c for c in wanted if c not in existing.columns]
+        # (batch is set here: the existing file's empty head when the call brought none)
+        missing = [c for c in batch.columns if c not in existing.columns]
         if missing:  # written by an older schema version: its rows the batch replaces are rewritten
             # (`--reprocess` replaces them all); a row left over keeps nulls there and fails the contract
-            existing = existing.with_columns(
-                pl.lit(None, dtype=batch.schema[c] if batch is not None else None).alias(c) for c in missing
-            )
-        published = existing = existing.select(wanted)
+            existing = existing.with_columns(pl.lit(None, dtype=batch.schema[c]).alias(c) for c in missing)
+        published = existing = existing.select(batch.columns)
         if drop is not None and drop.height:
             existing = existing.join(drop, on=drop.columns, how="anti")
     if batch is not None and carry is not None:
