@@ -359,10 +359,11 @@ def _reflag_batches(args: argparse.Namespace, keys: list[str], location: str, te
             error(f"reflag failed in step(s) {', '.join(progress.failed_steps) or '?'}; nothing of it was published (run id {run_id})")
             return EXIT_FAILED
         [meta] = [{k: _metadata_value(v) for k, v in m.metadata.items()} for m in result.asset_materializations_for_node("warehouse_tables")]
-        done["reflagged"] = done.get("reflagged", 0) + meta["transcripts_reflagged"]
+        for name in ("reflagged", "from_cache"):
+            done[name] = done.get(name, 0) + meta["transcripts_reflagged" if name == "reflagged" else "transcripts_from_flag_cache"]
         done["rows"], done["method"] = meta["dagster/row_count"], meta["method"]
-    print(f"theme_flags re-derived by {done['method']}: {done['reflagged']} transcript(s) flagged again, "
-          f"{done['rows'] - done['reflagged']} already of this version; {done['rows']} rows; {len(keys)} batch(es) marked; raw files read: 0")
+    print(f"theme_flags re-derived by {done['method']}: {done['reflagged']} transcript(s) flagged again, {done['from_cache']} from the flag cache, "
+          f"{done['rows'] - done['reflagged'] - done['from_cache']} already of this version; {done['rows']} rows; {len(keys)} batch(es) marked; raw files read: 0")
     return EXIT_OK
 
 

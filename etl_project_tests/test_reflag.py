@@ -117,7 +117,7 @@ def test_etl_project_run_reflag(flagged_before: dict, tmp_path: Path, monkeypatc
     assert "9 transcript(s) flagged again" in out and "raw files read: 0" in out, out
     assert flags(warehouse).equals(flagged_before["expected"])
     assert cli.main(["run", "--reflag", "--no-progress"]) == cli.EXIT_OK
-    assert "0 transcript(s) flagged again, 9 already of this version; 9 rows; 2 batch(es) marked" in capsys.readouterr().out
+    assert "0 transcript(s) flagged again, 0 from the flag cache, 9 already of this version; 9 rows; 2 batch(es) marked" in capsys.readouterr().out
     assert not (tmp_path / "no-raw").exists()
 
 
@@ -186,3 +186,62 @@ def test_flags_that_break_the_contract_publish_nothing_and_alert(flagged_before:
     assert checks == {("theme_flags", "matches_contract"): False}
     [alert] = read_alerts(alerts)
     assert alert["kind"] == "check_failed" and alert["summary"].startswith("reflag not published: theme_flags.matches_contract failed")
+
+
+def test_switching_methods_back_and_forth_flags_each_transcript_once_per_method(
+    flagged_before: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The flag cache through `etl-project run --reflag`: old -> new -> old -> new flags each transcript once
+    per method; a transcript whose content changed is flagged again; `prune` drops its cached rows."""
+    import shutil
+
+    import etl_project.lib.pipeline as pipeline
+    from etl_project.lib import flag_cache
+
+    warehouse = copy_warehouse(flagged_before["old"], tmp_path / "warehouse")
+    raw = tmp_path / "raw"
+    shutil.copytree(flagged_before["root"] / "raw", raw)
+    old, new = flags(warehouse), flagged_before["expected"]
+    flagged: list[str] = []  # every transcript the flagger is handed
+    real = pipeline.flag_themes
+
+    def counting(turns: pl.DataFrame, method: str | None = None) -> pl.DataFrame:
+        flagged.extend(turns["transcript_id"].unique().sort().to_list())
+        return real(turns, method)
+
+    monkeypatch.setattr(pipeline, "flag_themes", counting)
+    for name, value in {"ETL_WAREHOUSE_DIR": warehouse, "ETL_RAW_DIR": raw, "DAGSTER_HOME": tmp_path / "home", "ETL_CORE_WORKERS": 1}.items():
+        monkeypatch.setenv(name, str(value))  # one worker: flagged in this process, where the counter is
+
+    def reflag_to(method: str) -> str:
+        monkeypatch.setenv("ETL_THEME_METHOD", method)
+        flagged.clear()
+        assert cli.main(["run", "--reflag", "--no-progress"]) == cli.EXIT_OK
+        return capsys.readouterr().out
+
+    assert "9 transcript(s) flagged again, 0 from the flag cache" in reflag_to(NEW)
+    assert len(flagged) == 9 and flags(warehouse).equals(new)
+    assert "0 transcript(s) flagged again, 9 from the flag cache" in reflag_to(OLD)
+    assert flagged == [] and flags(warehouse).equals(old)  # the very rows the old method published
+    assert "0 transcript(s) flagged again, 9 from the flag cache" in reflag_to(NEW)
+    assert flagged == [] and flags(warehouse).equals(new)
+    assert (warehouse / flag_cache.CACHE).is_symlink()  # versioned with the tables: switched in the same commit
+
+    # one transcript's content changes: the core flags it (by NEW, published now); its cached OLD row is stale
+    changed = sorted(raw.glob("work_*.md"))[0]
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n\nUser: I now check every answer it gives me twice.\n", encoding="utf-8")
+    flagged.clear()
+    assert cli.main(["run", "--no-progress"]) == cli.EXIT_OK
+    [changed_id] = flagged
+    capsys.readouterr()
+    assert "1 transcript(s) flagged again, 8 from the flag cache" in reflag_to(OLD)
+    assert flagged == [changed_id]
+
+    # prune: a transcript whose file is gone leaves the table and every cache folder
+    gone = sorted(raw.glob("science_*.md"))[0]
+    gone_id = gone.stem  # files of the sample are named by their id
+    cached_ids = lambda: {i for t in flag_cache.cache_tables(Warehouse(warehouse)) for i in Warehouse(warehouse).read(t)["transcript_id"]}
+    assert gone_id in cached_ids()
+    gone.unlink()
+    assert cli.main(["prune"]) == cli.EXIT_OK
+    assert gone_id not in cached_ids() and gone_id not in set(flags(warehouse)["transcript_id"])

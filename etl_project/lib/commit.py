@@ -49,7 +49,7 @@ from etl_project.lib.warehouse import STAGING, Warehouse, _fsync_dir
 COMMITS = "_commits"
 CURRENT = "_current"
 GENERATIONS = "_generations"
-VERSIONED = ("transcripts", "turns", "theme_flags", "quarantine", "_published")
+VERSIONED = ("transcripts", "turns", "theme_flags", "quarantine", "_published", "_flag_cache")
 """Root folders that live in the generations (local warehouses): changed together, atomically."""
 
 

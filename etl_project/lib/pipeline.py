@@ -46,6 +46,7 @@ from pathlib import Path
 
 import polars as pl
 
+from etl_project.lib import flag_cache
 from etl_project.lib.batches import ERRORS, PUBLISHED
 from etl_project.lib.commit import Commit, _recover_locked
 from etl_project.lib.readers import DEFAULT_MAX_FILE_BYTES, RawFile, discover, read_files, read_raw_folder
@@ -671,7 +672,9 @@ def prune_missing(raw_root: Path, warehouse_root: Path | str, *, dry_run: bool =
     records, _ = read_raw_folder(raw_root)
     present = records.select("transcript_id").drop_nulls().unique()
     files = scan(raw_root).select(pl.col("path").alias("source_file"))
-    return Warehouse(warehouse_root).prune({**dict.fromkeys(BUCKETED_TABLES, present), "quarantine": files}, dry_run=dry_run)
+    warehouse = Warehouse(warehouse_root)
+    cached = dict.fromkeys(flag_cache.cache_tables(warehouse), present)  # cached flags hold quotes: they go with their transcript
+    return warehouse.prune({**dict.fromkeys(BUCKETED_TABLES, present), "quarantine": files, **cached}, dry_run=dry_run)
 
 
 # ------------------------------------------------------------------ one ingest batch: what every entry point runs

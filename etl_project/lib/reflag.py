@@ -8,10 +8,13 @@ the ``theme_flags`` file is merged and staged exactly as the core stages it
 (:func:`etl_project.lib.pipeline.flag_bucket` and ``stage_file``: same contract check, same
 layout), then every file is published in one commit (:mod:`etl_project.lib.commit`).
 
-**The flag cache.** Flags rows are rewritten in the same commit as their transcript whenever its
-content changes, so a published row of the wanted ``(method, method_version)`` is the flags of the
-transcript's current content by that method: it is kept, not computed again. Each transcript is
-flagged once per method version, and a second reflag with the same method changes nothing.
+**Flagged once per method version.** Flags rows are rewritten in the same commit as their transcript
+whenever its content changes, so a published row of the wanted ``(method, method_version)`` is the
+flags of the transcript's current content by that method: it is kept, not computed again, and a
+second reflag with the same method changes nothing. A published row of another version is not lost
+either: it moves to the flag cache (:mod:`etl_project.lib.flag_cache`) in the same commit, keyed by
+the transcript's ``text_sha256``, and a reflag back to that version takes it from there. Switching
+methods back and forth flags each transcript's content once per method version.
 
 The whole reflag runs under the warehouse write lock (other writers wait; readers never do), so the
 turns it reads are the turns it publishes flags for.
@@ -19,6 +22,7 @@ turns it reads are the turns it publishes flags for.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -28,6 +32,7 @@ from pathlib import Path
 
 import polars as pl
 
+from etl_project.lib import flag_cache
 from etl_project.lib.commit import Commit, _recover_locked
 from etl_project.lib.pipeline import (
     SCRATCH_PREFIX,
@@ -48,12 +53,25 @@ from etl_project.lib.warehouse import Warehouse
 TABLE = "theme_flags"
 
 
+@dataclass(frozen=True)
+class FileDone:
+    """What reflagging one warehouse file did (returned from a worker)."""
+
+    transcripts: int  # in the file's turns
+    reflagged: int = 0  # flagged from the turns now
+    from_cache: int = 0  # taken from the flag cache
+    stashed: int = 0  # published rows of another method version moved to the cache
+    staged: Staged | None = None
+
+
 @dataclass
 class ReflagRun:
     method: str
     method_version: str
     transcripts: int = 0  # transcripts in the turns table
-    reflagged: int = 0  # of those, flagged again now (the rest already had flags of this version)
+    reflagged: int = 0  # of those, flagged again now from their turns
+    from_cache: int = 0  # of those, given their rows of this version from the flag cache
+    stashed: int = 0  # rows of other method versions moved to the flag cache
     files_written: int = 0
     rows_in_table: int = 0
     audits: list[Audit] = field(default_factory=list)
@@ -65,26 +83,40 @@ def targets(warehouse: Warehouse) -> list[tuple[str, str]]:
     return sorted({(path.parent.name.partition("=")[2], path.name.removeprefix("part-").removesuffix(".parquet")) for path in warehouse.partition_files("turns")})
 
 
-def _reflag_file(warehouse_root: str, commit_id: str, target: tuple[str, str], scratch: str, method: str, version: str) -> tuple[int, int, Staged | None]:
-    """Flag the transcripts of one warehouse file whose stored flags are not of ``version``, and stage
-    the merged flags file in the commit. Returns (transcripts in the file, reflagged, what was staged)."""
+def _reflag_file(warehouse_root: str, commit_id: str, target: tuple[str, str], scratch: str, method: str, version: str) -> FileDone:
+    """Bring one warehouse file's flags to ``version``: rows already of it are kept, rows in the flag
+    cache for the transcript's current content are taken from there, the rest are flagged from the
+    stored turns; the merged flags file is staged in the commit, and the rows it replaces go to the
+    cache (:mod:`etl_project.lib.flag_cache`)."""
     warehouse = Warehouse(warehouse_root)
-    ids = warehouse.read("turns", columns=["transcript_id"], files=[target])  # one small column first: usually all are cached
+    ids = warehouse.read("turns", columns=["transcript_id"], files=[target])  # one small column first: usually all are current
     if ids is None:
-        return 0, 0, None
+        return FileDone(0)
     ids = ids.unique()
     stored = warehouse.read(TABLE, columns=["transcript_id", "method", "method_version"], files=[target])
-    cached = ids.head(0) if stored is None else stored.filter((pl.col("method") == method) & (pl.col("method_version") == version)).select("transcript_id")
-    stale = ids.join(cached, on="transcript_id", how="anti")
+    current = ids.head(0) if stored is None else stored.filter((pl.col("method") == method) & (pl.col("method_version") == version)).select("transcript_id")
+    stale = ids.join(current, on="transcript_id", how="anti")
     if stale.is_empty():
-        return ids.height, 0, None
-    turns = warehouse.read("turns", columns=["transcript_id", "split", "turn_index", "speaker", "text"], files=[target])
+        return FileDone(ids.height)
+    commit = Commit.attach(warehouse, commit_id)
+    hashes = warehouse.read("transcripts", columns=["transcript_id", flag_cache.HASH], files=[target])
+    stale = stale.join(hashes, on="transcript_id", how="left")
+    cached = flag_cache.lookup(warehouse, method, version, target, stale)
+    to_flag = stale if cached is None else stale.join(cached, on="transcript_id", how="anti")
+    stashed = 0
+    if stored is not None:
+        replaced = warehouse.read(TABLE, files=[target]).join(stale, on="transcript_id", how="semi")
+        stashed = flag_cache.stash(warehouse, commit, target, replaced, hashes)
     bucket = f"split={target[0]}/bucket={target[1]}"
-    folder = Path(scratch) / "turns" / bucket
-    folder.mkdir(parents=True, exist_ok=True)
-    turns.join(stale, on="transcript_id", how="semi").write_ipc(folder / f"turns{SPILL}")
-    flag_bucket(scratch, bucket, method)
-    return ids.height, stale.height, stage_file(warehouse_root, commit_id, TABLE, target, scratch, None, None)
+    if to_flag.height:
+        turns = warehouse.read("turns", columns=["transcript_id", "split", "turn_index", "speaker", "text"], files=[target])
+        folder = Path(scratch) / "turns" / bucket
+        folder.mkdir(parents=True, exist_ok=True)
+        turns.join(to_flag, on="transcript_id", how="semi").write_ipc(folder / f"turns{SPILL}")
+        flag_bucket(scratch, bucket, method)
+    staged = stage_file(warehouse_root, commit_id, TABLE, target, scratch, None, None, extra_rows=cached)
+    moves = commit.moves + staged.moves  # the cache files, then the flags file
+    return FileDone(ids.height, to_flag.height, 0 if cached is None else cached.height, stashed, dataclasses.replace(staged, moves=moves))
 
 
 def reflag(warehouse_root: Path | str, method: str | None = None, *, workers: int | None = None, holder: dict | None = None, progress=None) -> ReflagRun:
@@ -109,9 +141,12 @@ def reflag(warehouse_root: Path | str, method: str | None = None, *, workers: in
                 pool = worker_pool(min(workers or default_workers(), max(len(files), 1)) - 1)
                 done = run_calls(pool, [(_reflag_file, str(warehouse.uri), commit.id, t, scratch, name, run.method_version) for t in files])
                 violations = []
-                for transcripts, reflagged, staged in done:
-                    run.transcripts += transcripts
-                    run.reflagged += reflagged
+                for file in done:
+                    run.transcripts += file.transcripts
+                    run.reflagged += file.reflagged
+                    run.from_cache += file.from_cache
+                    run.stashed += file.stashed
+                    staged = file.staged
                     if staged is None:
                         continue
                     commit.adopt(staged.moves, staged.deletes)
@@ -129,5 +164,6 @@ def reflag(warehouse_root: Path | str, method: str | None = None, *, workers: in
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     run.seconds = time.perf_counter() - clock
-    say(f"{run.reflagged} of {run.transcripts} transcript(s) flagged again, {run.files_written} file(s) written")
+    say(f"{run.reflagged} of {run.transcripts} transcript(s) flagged again, {run.from_cache} taken from the flag cache, "
+        f"{run.stashed} replaced row(s) cached, {run.files_written} file(s) written")
     return run
