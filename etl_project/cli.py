@@ -252,13 +252,41 @@ def run(args: argparse.Namespace) -> int:
             progress_note(args, f"{plan.changing} file(s) changed in the last {args.quiet_seconds:g} s; left for the next run")
         keys = plan.unfinished + plan.claimed
         if not keys:
+            if stale := _flags_of_another_method(wh):
+                return _follow_the_method(args, stale)
             print(f"nothing to do: every file under {raw} is in a finished batch ({len(batches(wh))} batch(es); --reprocess reads them all again)")
             return EXIT_OK
         if plan.unfinished:
             progress_note(args, f"taking up {len(plan.unfinished)} unfinished batch(es): {', '.join(plan.unfinished)}")
 
     with terminal_stream() as terminal:
-        return _run_batches(args, keys, raw, warehouse, terminal, started)
+        code = _run_batches(args, keys, raw, warehouse, terminal, started)
+    if code == EXIT_OK and not args.batch and (stale := _flags_of_another_method(wh)):
+        return _follow_the_method(args, stale)
+    return code
+
+
+def _flags_of_another_method(wh) -> int:
+    """Published theme_flags rows not made by the method this run is set to (``ETL_THEME_METHOD``)."""
+    import polars as pl
+
+    from etl_project.lib.themes import method_version, resolve_method
+
+    name = resolve_method(None)
+    stored = wh.read("theme_flags", columns=["method", "method_version"], skip_damaged=[])  # a damaged file is `verify`'s to report
+    if stored is None:
+        return 0
+    return stored.filter((pl.col("method") != name) | (pl.col("method_version") != method_version(name))).height
+
+
+def _follow_the_method(args: argparse.Namespace, stale: int) -> int:
+    """After ``ETL_THEME_METHOD`` changed, a plain run also brings the published flags to the new method:
+    the reflag job, from the stored turns (and the flag cache), no raw file read."""
+    from etl_project.lib.themes import resolve_method
+
+    progress_note(args, f"{stale} theme_flags row(s) were made by another method than {resolve_method(None)} "
+                        "(ETL_THEME_METHOD): re-deriving them from the stored turns, as `etl-project run --reflag` does")
+    return reflag(args)
 
 
 def _run_batches(args: argparse.Namespace, keys: list[str], raw: Path, warehouse: Path, terminal, started: float) -> int:

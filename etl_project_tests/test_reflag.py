@@ -245,3 +245,22 @@ def test_switching_methods_back_and_forth_flags_each_transcript_once_per_method(
     gone.unlink()
     assert cli.main(["prune"]) == cli.EXIT_OK
     assert gone_id not in cached_ids() and gone_id not in set(flags(warehouse)["transcript_id"])
+
+
+def test_a_plain_run_after_a_method_change_brings_the_flags_to_the_new_method(
+    flagged_before: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """`ETL_THEME_METHOD=tfidf etl-project run` (what `make run` runs) on a warehouse flagged by the lexicon,
+    with no new file: the flags are re-derived from the stored turns, not left on the old method."""
+    import shutil
+
+    warehouse = copy_warehouse(flagged_before["old"], tmp_path / "warehouse")
+    raw = tmp_path / "raw"
+    shutil.copytree(flagged_before["root"] / "raw", raw)
+    for name, value in {"ETL_WAREHOUSE_DIR": warehouse, "ETL_RAW_DIR": raw, "DAGSTER_HOME": tmp_path / "home", "ETL_THEME_METHOD": NEW}.items():
+        monkeypatch.setenv(name, str(value))
+    assert cli.main(["run", "--no-progress"]) == cli.EXIT_OK
+    assert "9 transcript(s) flagged again" in capsys.readouterr().out
+    assert flags(warehouse).equals(flagged_before["expected"])
+    assert cli.main(["run", "--no-progress"]) == cli.EXIT_OK  # now in step: nothing to do
+    assert capsys.readouterr().out.startswith("nothing to do")
