@@ -294,7 +294,7 @@ def _run_batches(args: argparse.Namespace, keys: list[str], raw: Path, warehouse
     from etl_project.defs.ingest.partitions import ingest_batches
 
     # built now, from the environment as it is now (the module-level `defs` read it at first import)
-    job = build_definitions().resolve_job_def("warehouse_job").with_logger_defs({"console": console_logger_def(terminal)})
+    job = build_definitions(plugin_catalog=False).resolve_job_def("warehouse_job").with_logger_defs({"console": console_logger_def(terminal)})
     instance = _instance()
     instance.add_dynamic_partitions(ingest_batches.name, [k for k in keys if not instance.has_dynamic_partition(ingest_batches.name, k)])
     reprocess = bool(args.reprocess or args.batch)
@@ -372,7 +372,7 @@ def _reflag_batches(args: argparse.Namespace, keys: list[str], location: str, te
     from etl_project.definitions import build_definitions
     from etl_project.defs.ingest.partitions import ingest_batches
 
-    job = build_definitions().resolve_job_def("reflag_theme_flags").with_logger_defs({"console": console_logger_def(terminal)})
+    job = build_definitions(plugin_catalog=False).resolve_job_def("reflag_theme_flags").with_logger_defs({"console": console_logger_def(terminal)})
     instance = _instance()
     instance.add_dynamic_partitions(ingest_batches.name, [k for k in keys if not instance.has_dynamic_partition(ingest_batches.name, k)])
     done: dict[str, int] = {}

@@ -11,6 +11,7 @@ deployment profile's executor and resources (``ETL_PROFILE``, defs/profiles.py).
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -48,24 +49,40 @@ def build_resources() -> dict:
     }
 
 
-def load_defs_folder() -> dg.Definitions:
+def load_defs_folder(*, plugin_catalog: bool = True) -> dg.Definitions:
     """Everything in ``etl_project/defs/``, found as ``dg`` finds it: through ``[tool.dg]`` in the project's
     pyproject.toml, or, in an installed package without the project beside it (an image built with
-    ``pip install .``), straight from the ``etl_project.defs`` package."""
+    ``pip install .``), straight from the ``etl_project.defs`` package.
+
+    ``plugin_catalog=False`` (the CLI) leaves out the catalogue of installed component types that the
+    UI's component browser shows: building it imports every installed Dagster integration (over a
+    second with dagster-aws), and running a job needs none of it. The assets, checks, jobs, sensors
+    and schedules are the same either way (test_dg_project.py checks it).
+    """
     if (PROJECT_ROOT / "pyproject.toml").is_file():
-        return dg.load_from_defs_folder(path_within_project=PROJECT_ROOT)
-    import etl_project.defs
+        tree = dg.ComponentTree.for_project(path_within_project=PROJECT_ROOT)  # what dg.load_from_defs_folder builds
+    else:
+        import etl_project.defs
 
-    return dg.ComponentTree(defs_module=etl_project.defs, project_root=Path(etl_project.defs.__file__).parent.parent, code_location_name="etl_project").build_defs()
+        tree = dg.ComponentTree(defs_module=etl_project.defs, project_root=Path(etl_project.defs.__file__).parent.parent, code_location_name="etl_project")
+    if plugin_catalog:
+        return tree.build_defs()
+    with warnings.catch_warnings():  # the same loader dg.load_from_defs_folder runs, and silences, under the catalogue
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return tree.build_defs_at_path(Path("."))
 
 
-def build_definitions() -> dg.Definitions:
+def build_definitions(*, plugin_catalog: bool = True) -> dg.Definitions:
     """The code location for the deployment profile named by ``ETL_PROFILE`` (``local`` or ``cluster``, see defs/profiles.py)."""
     profile = build_profile()
     return dg.Definitions.merge(
-        load_defs_folder(),
+        load_defs_folder(plugin_catalog=plugin_catalog),
         dg.Definitions(resources={**build_resources(), **profile.resources}, executor=profile.executor),
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What ``dg dev``, ``dagster dev -w workspace.yaml`` and a gRPC code server load: built when a tool
+    asks for it, not when this module is imported (the CLI imports it for :func:`build_definitions`)."""
+    return build_definitions()

@@ -220,11 +220,12 @@ def pool_info(cluster: Cluster):
 
 
 def test_local_profile_changes_nothing() -> None:
-    from etl_project.definitions import defs
+    from etl_project.definitions import build_definitions
     from etl_project.defs.profiles import WAREHOUSE_WRITES_POOL, build_profile
 
     profile = build_profile({})
     assert (profile.name, profile.executor, profile.resources) == ("local", None, {})
+    defs = build_definitions()
     job = defs.resolve_job_def("warehouse_job")
     assert job.executor_def.name == "multi_or_in_process_executor"  # the test process has no ETL_PROFILE
     assert "io_manager" not in defs.resources

@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import dagster as dg
+from dagster.components.definitions import LazyDefinitions
 
 from etl_project_tests.conftest import PROJECT_ROOT
 
@@ -59,6 +60,21 @@ def test_the_defs_folder_holds_every_definition_and_the_location_adds_resources(
     assert sorted({j.name for j in folder.jobs} | {"__ASSET_JOB"}) == EXPECTED["jobs"]
     with_resources = dg.Definitions.merge(folder, dg.Definitions(resources=build_definitions().resources))
     assert inventory(with_resources) == EXPECTED
+
+
+def test_the_cli_definitions_are_the_code_location_without_the_plugin_catalogue(monkeypatch, tmp_path: Path) -> None:
+    """`etl-project` builds its job from the same defs folder, without the installed component-type catalogue
+    (which imports every Dagster integration); importing the module builds nothing (the location is lazy)."""
+    import etl_project.definitions as definitions
+
+    full, cli_side = definitions.build_definitions(), definitions.build_definitions(plugin_catalog=False)
+    assert inventory(cli_side) == inventory(full) == EXPECTED
+    assert (full.metadata or {}).keys() - (cli_side.metadata or {}).keys() == {"plugin_component_types_json"}
+    assert sorted(n.name for n in cli_side.resolve_job_def("warehouse_job").graph.nodes) == sorted(n.name for n in full.resolve_job_def("warehouse_job").graph.nodes)
+    monkeypatch.setattr(definitions, "PROJECT_ROOT", tmp_path)  # an installed package: the same, both ways
+    assert inventory(definitions.build_definitions(plugin_catalog=False)) == EXPECTED
+    assert isinstance(definitions.defs, LazyDefinitions)  # what Dagster's loaders call when they load the location
+    assert inventory(definitions.defs()) == EXPECTED
 
 
 def test_an_installed_package_without_pyproject_loads_the_same(monkeypatch, tmp_path: Path) -> None:

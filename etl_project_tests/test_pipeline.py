@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from etl_project.definitions import defs
+from etl_project.definitions import build_definitions
 from etl_project.lib.themes import THEME_FLAGS
 from etl_project.schemas import THEME_FLAG_COLUMNS, ThemeFlagsModel, TranscriptsModel, TurnsModel
 from etl_project_tests.conftest import DEV_LABELS, PROJECT_ROOT, SAMPLE_RAW, SIMPLE_DIALOG, materialize_all, md_transcript
@@ -46,10 +46,10 @@ def mixed_raw(raw_dir: Path) -> Path:
 
 
 def test_definitions_load_with_every_table_asset() -> None:
-    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    keys = {key.to_user_string() for key in build_definitions().resolve_asset_graph().get_all_asset_keys()}
     assert {"transcripts", "turns", "theme_flags", "quarantine", "theme_prevalence", "theme_report"} == keys
     # one step makes every table: no intermediate frames handed from step to step
-    assert {node.name for node in defs.resolve_job_def("warehouse_job").graph.nodes} >= {"warehouse_tables", "theme_report"}
+    assert {node.name for node in build_definitions().resolve_job_def("warehouse_job").graph.nodes} >= {"warehouse_tables", "theme_report"}
 
 
 def test_dagster_definitions_validate_passes(tmp_path: Path) -> None:

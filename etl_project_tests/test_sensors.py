@@ -105,9 +105,9 @@ def test_an_unfinished_batch_is_taken_up_again_with_no_key_to_know(raw_dir: Path
         [first] = run_requests(result)
         instance.add_dynamic_partitions(ingest_batches.name, [first.partition_key])
         # the run was created and then died before publishing: recorded as failed long ago
-        from etl_project.definitions import defs
+        from etl_project.definitions import build_definitions
 
-        job = defs.resolve_job_def("warehouse_job")
+        job = build_definitions().resolve_job_def("warehouse_job")
         run = instance.create_run_for_job(job, run_config={}, tags={"dagster/partition": first.partition_key})
         instance.report_run_failed(run)
         record = instance.get_run_records(dg.RunsFilter(run_ids=[run.run_id]))[0]
