@@ -270,6 +270,10 @@ def _link_tables(root: Path) -> None:
     """Each versioned folder at the root is a link into ``_current`` (a legacy real folder is moved away first)."""
     for top in VERSIONED:
         path = root / top
+        if not (root / CURRENT / top).exists():  # nothing of it published (the flag cache before a reflag): no dangling link
+            if path.is_symlink():
+                path.unlink()
+            continue
         if path.is_symlink():
             continue
         if path.exists():

@@ -51,7 +51,7 @@ from etl_project.lib.batches import ERRORS, PUBLISHED
 from etl_project.lib.commit import Commit, _recover_locked
 from etl_project.lib.readers import DEFAULT_MAX_FILE_BYTES, RawFile, discover, read_files, read_raw_folder
 from etl_project.lib.repair import changed_by_second_pass
-from etl_project.lib.themes import flag_themes, resolve_method
+from etl_project.lib.themes import flag_themes, method_version, resolve_method
 from etl_project.lib.transform import (
     DEFAULT_MAX_TRANSCRIPT_CHARS,
     DUPLICATE_KEYS,
@@ -301,27 +301,68 @@ def _forget_batch(scratch: Path, number: int) -> None:
     (scratch / "quarantine" / f"batch-{number:05d}{SPILL}").unlink(missing_ok=True)
 
 
-def _read_spilled(folder: Path) -> pl.DataFrame | None:
+def _read_spilled(folder: Path, columns: list[str] | None = None) -> pl.DataFrame | None:
     """The rows spilled into ``folder`` by every batch, in batch order (None when nothing was)."""
     paths = sorted(folder.glob(f"*{SPILL}"))
-    return pl.concat([pl.read_ipc(p) for p in paths]) if paths else None
+    return pl.concat([pl.read_ipc(p, columns=columns) for p in paths]) if paths else None
 
 
-def flag_bucket(scratch: str, bucket: str, method: str | None = None) -> float:
+@dataclass(frozen=True)
+class Flagged:
+    """What flagging one warehouse file's interviews did (returned from a worker)."""
+
+    seconds: float
+    flagged: int = 0  # transcripts the method ran on
+    reused: int = 0  # transcripts whose flags by this method version were known for this very content
+
+
+def known_flags(warehouse: Warehouse, target: tuple[str, str], method: str, version: str, wanted: pl.DataFrame) -> pl.DataFrame | None:
+    """Flags rows of ``method`` at ``version`` already made for the (``transcript_id``, ``text_sha256``)
+    pairs in ``wanted``: published ones (a published flags row is rewritten with its transcript, so it
+    belongs to the published ``text_sha256``) and those in the flag cache. None when there are none."""
+    found = []
+    flags = warehouse.read("theme_flags", files=[target], skip_damaged=[])
+    if flags is not None and set(flags.columns) != set(ThemeFlagsModel.to_schema().columns):
+        flags = None  # a file of an older schema version: its rows lack columns the contract has now
+    hashes = warehouse.read("transcripts", columns=["transcript_id", flag_cache.HASH], files=[target], skip_damaged=[])
+    if flags is not None and hashes is not None:
+        same = hashes.join(wanted.select("transcript_id", flag_cache.HASH), on=["transcript_id", flag_cache.HASH], how="semi").select("transcript_id")
+        found.append(flags.filter((pl.col("method") == method) & (pl.col("method_version") == version)).join(same, on="transcript_id", how="semi"))
+    missing = wanted if not found else wanted.join(found[0], on="transcript_id", how="anti")
+    if missing.height and (cached := flag_cache.lookup(warehouse, method, version, target, missing)) is not None:
+        found.append(cached.select(found[0].columns) if found else cached)
+    rows = pl.concat(found) if found else None
+    return rows if rows is not None and rows.height else None
+
+
+def flag_bucket(scratch: str, bucket: str, method: str | None = None, warehouse_root: str | None = None) -> Flagged:
     """Theme flags of one warehouse file's interviews, from its spilled turns; spilled beside them.
 
     Flagging runs per warehouse file (up to 10,000 interviews at once), not per batch: each call
-    has a fixed cost. Returns the seconds it took.
+    has a fixed cost. With ``warehouse_root``, an interview whose content already has flags by this
+    method version (published, or in the flag cache) takes them and is not flagged again: a file read
+    again because a few of its rows changed costs the flagging of those rows only.
     """
     clock = time.perf_counter()
     turns = _read_spilled(Path(scratch) / "turns" / bucket)
     if turns is None:  # a redone batch took its rows back out of this file
-        return time.perf_counter() - clock
-    flags = flag_themes(turns, method=method)
+        return Flagged(time.perf_counter() - clock)
+    method = resolve_method(method)
+    known = None
+    if warehouse_root is not None:
+        target = tuple(part.split("=", 1)[1] for part in bucket.split("/"))
+        hashes = _read_spilled(Path(scratch) / "transcripts" / bucket, columns=["transcript_id", flag_cache.HASH])
+        known = known_flags(Warehouse(warehouse_root), target, method, method_version(method), hashes)
+    if known is not None:
+        turns = turns.join(known, on="transcript_id", how="anti")
+    flags = flag_themes(turns, method=method) if turns.height or known is None else None
+    if known is not None:
+        flags = known if flags is None else pl.concat([flags, known.select(flags.columns)])
     folder = Path(scratch) / "theme_flags" / bucket
     folder.mkdir(parents=True, exist_ok=True)
     flags.write_ipc(folder / f"flags{SPILL}")
-    return time.perf_counter() - clock
+    reused = 0 if known is None else known.height
+    return Flagged(time.perf_counter() - clock, flags.height - reused, reused)
 
 
 @dataclass(frozen=True)
@@ -403,7 +444,8 @@ def run_core(
     """Stage, audit and publish the files under ``raw_root`` (module docstring).
 
     ``only`` (relative paths) limits the run to those files: an ingest batch's. With
-    ``skip_unchanged``, files whose content is already in the warehouse are not processed again.
+    ``skip_unchanged``, files whose content is already in the warehouse are not processed again, and
+    transcripts whose content already has flags by the method are not flagged again.
     ``batch`` names the ingest batch: its published mark is committed with its rows. ``scratch_dir``
     is where batches are spilled (default: ``ETL_SCRATCH_DIR`` or the system's temporary folder).
     Raises :class:`AuditFailed` when a blocking check fails (nothing published).
@@ -464,7 +506,11 @@ def run_core(
         # the method is resolved here, not in the workers: a kept worker's environment is the one it was
         # started with, and ETL_THEME_METHOD may have changed since (a test, a long-lived code server)
         method = resolve_method(theme_method)
-        run.seconds["flag"] = sum(run_calls(pool, [(flag_bucket, scratch, b, method) for b in buckets]))
+        reuse_from = str(warehouse.uri) if skip_unchanged else None  # --reprocess does everything again, flagging included
+        flagged = run_calls(pool, [(flag_bucket, scratch, b, method, reuse_from) for b in buckets])
+        run.seconds["flag"] = sum(f.seconds for f in flagged)
+        run.stats["transcripts_flagged"] = sum(f.flagged for f in flagged)
+        run.stats["flags_reused"] = sum(f.reused for f in flagged)
         run.wall_seconds["flag"] = time.perf_counter() - clock
         run.audits = _staged_audits(kept, run.stats, [t for r in results.values() for t in r["changed_again"]])
         if not all(a.passed for a in run.audits):

@@ -186,6 +186,8 @@ def table_metadata(run: CoreRun, table: str) -> dict:
             **{name: run.stats.get(name, 0) for name in ("repairs_made", "transcripts_repaired", "identical_copies_folded", "residual_mojibake")},
             seconds_by_stage={stage: round(s, 2) for stage, s in run.seconds.items()},
         )
+    if table == "theme_flags":
+        metadata.update(transcripts_flagged=run.stats.get("transcripts_flagged", 0), flags_reused=run.stats.get("flags_reused", 0))
     if table == "quarantine" and run.new_quarantine is not None:
         metadata["new_rows"] = run.new_quarantine.height
         if run.new_quarantine.height:
