@@ -1,4 +1,4 @@
-"""The flag cache: ``theme_flags`` rows of the methods not published now, kept for a switch back.
+"""The flag cache: flags already made, found by method version and content, so none is made twice.
 
 ``theme_flags`` holds one row per transcript, made by one method. When a reflag replaces a row made
 by another method version, that row is not thrown away: it goes to
@@ -14,6 +14,10 @@ whenever its content changes, but the cached rows of other methods are not. A ca
 hash no longer matches the transcript's is stale; it is never used, and it is dropped the next time
 its file is written. ``etl-project prune`` drops cached rows of transcripts it removes.
 
+The core asks :func:`known` before it flags a warehouse file's interviews: published rows of the
+method for the same content, and cached ones, are taken as they are, so a file read again because a
+few of its interviews changed costs the flagging of those few.
+
 The folder name starts with an underscore, so readers of the tables (hive-style globs, Spark) skip it;
 it is not a table for analysts, and its files are the ``theme_flags`` contract plus ``text_sha256``.
 """
@@ -25,7 +29,7 @@ import re
 import polars as pl
 
 from etl_project.lib.warehouse import Warehouse, part_name
-from etl_project.schemas import SCHEMA_VERSION
+from etl_project.schemas import SCHEMA_VERSION, ThemeFlagsModel
 
 CACHE = "_flag_cache"
 HASH = "text_sha256"
@@ -78,3 +82,22 @@ def stash(warehouse: Warehouse, commit, target: tuple[str, str], replaced: pl.Da
         path = warehouse.table_dir(table) / f"split={target[0]}" / part_name(target[1])
         commit.stage_frame(path, rows.drop("split").sort("transcript_id"), CACHE)
     return replaced.height
+
+
+def known(warehouse: Warehouse, target: tuple[str, str], method: str, version: str, wanted: pl.DataFrame) -> pl.DataFrame | None:
+    """Flags rows of ``method`` at ``version`` already made for the (``transcript_id``, ``text_sha256``)
+    pairs in ``wanted``: published ones (a published flags row is rewritten with its transcript, so it
+    belongs to the published ``text_sha256``) and those in the flag cache. None when there are none."""
+    found = []
+    flags = warehouse.read("theme_flags", files=[target], skip_damaged=[])
+    if flags is not None and set(flags.columns) != set(ThemeFlagsModel.to_schema().columns):
+        flags = None  # a file of an older schema version: its rows lack columns the contract has now
+    hashes = warehouse.read("transcripts", columns=["transcript_id", HASH], files=[target], skip_damaged=[])
+    if flags is not None and hashes is not None:
+        same = hashes.join(wanted.select("transcript_id", HASH), on=["transcript_id", HASH], how="semi").select("transcript_id")
+        found.append(flags.filter((pl.col("method") == method) & (pl.col("method_version") == version)).join(same, on="transcript_id", how="semi"))
+    missing = wanted if not found else wanted.join(found[0], on="transcript_id", how="anti")
+    if missing.height and (cached := lookup(warehouse, method, version, target, missing)) is not None:
+        found.append(cached.select(found[0].columns) if found else cached)
+    rows = pl.concat(found) if found else None
+    return rows if rows is not None and rows.height else None

@@ -316,25 +316,6 @@ class Flagged:
     reused: int = 0  # transcripts whose flags by this method version were known for this very content
 
 
-def known_flags(warehouse: Warehouse, target: tuple[str, str], method: str, version: str, wanted: pl.DataFrame) -> pl.DataFrame | None:
-    """Flags rows of ``method`` at ``version`` already made for the (``transcript_id``, ``text_sha256``)
-    pairs in ``wanted``: published ones (a published flags row is rewritten with its transcript, so it
-    belongs to the published ``text_sha256``) and those in the flag cache. None when there are none."""
-    found = []
-    flags = warehouse.read("theme_flags", files=[target], skip_damaged=[])
-    if flags is not None and set(flags.columns) != set(ThemeFlagsModel.to_schema().columns):
-        flags = None  # a file of an older schema version: its rows lack columns the contract has now
-    hashes = warehouse.read("transcripts", columns=["transcript_id", flag_cache.HASH], files=[target], skip_damaged=[])
-    if flags is not None and hashes is not None:
-        same = hashes.join(wanted.select("transcript_id", flag_cache.HASH), on=["transcript_id", flag_cache.HASH], how="semi").select("transcript_id")
-        found.append(flags.filter((pl.col("method") == method) & (pl.col("method_version") == version)).join(same, on="transcript_id", how="semi"))
-    missing = wanted if not found else wanted.join(found[0], on="transcript_id", how="anti")
-    if missing.height and (cached := flag_cache.lookup(warehouse, method, version, target, missing)) is not None:
-        found.append(cached.select(found[0].columns) if found else cached)
-    rows = pl.concat(found) if found else None
-    return rows if rows is not None and rows.height else None
-
-
 def flag_bucket(scratch: str, bucket: str, method: str | None = None, warehouse_root: str | None = None) -> Flagged:
     """Theme flags of one warehouse file's interviews, from its spilled turns; spilled beside them.
 
@@ -352,7 +333,8 @@ def flag_bucket(scratch: str, bucket: str, method: str | None = None, warehouse_
     if warehouse_root is not None:
         target = tuple(part.split("=", 1)[1] for part in bucket.split("/"))
         hashes = _read_spilled(Path(scratch) / "transcripts" / bucket, columns=["transcript_id", flag_cache.HASH])
-        known = known_flags(Warehouse(warehouse_root), target, method, method_version(method), hashes)
+        if hashes is not None:
+            known = flag_cache.known(Warehouse(warehouse_root), target, method, method_version(method), hashes)
     if known is not None:
         turns = turns.join(known, on="transcript_id", how="anti")
     flags = flag_themes(turns, method=method) if turns.height or known is None else None
