@@ -3,6 +3,7 @@ tiny encoder built here, and, where the weights package is installed, on all-Min
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import re
@@ -132,3 +133,44 @@ def test_best_flags_with_verbatim_evidence_offline():
     assert row["method"] == themes.BEST and row["time_savings"] and row["n_flags"] == len(row["evidence"]) > 0
     for e in row["evidence"]:
         assert e["turn_index"] in (1, 3) and e["quote"] in texts[e["turn_index"]]
+
+
+def test_transcript_features_and_the_stacked_score_by_hand():
+    # transcript 0: turns 2.0, -1.0, 0.5 (and one turn that cannot be evidence); transcript 1: no scored turn
+    t = np.array([0, 0, 0, 0, 1])
+    s = np.array([[2.0], [-1.0], [-np.inf], [0.5], [-np.inf]]) * np.ones((1, 14))
+    features, best = theme_encoder.transcript_features(t, s, 2)
+    lse = np.log(np.exp(2.0) + np.exp(-1.0) + np.exp(0.5))
+    assert np.allclose(features[0, 0], [2.0, lse, 0.5, np.log1p(2), np.log1p(4)])
+    assert not np.isfinite(best[1]).any()
+    coef, intercept = np.tile([1.0, 0.5, 0.25, 2.0, -1.0], (14, 1)), np.full(14, -0.5)
+    z = theme_encoder.stacked_scores(coef, intercept, t, s, 2)
+    assert np.allclose(z[0], features[0, 0] @ coef[0] - 0.5) and np.all(z[1] == -np.inf)
+    # a tie at the top: the second-best turn's logit is the top one's
+    features, _ = theme_encoder.transcript_features(np.array([0, 0]), np.full((2, 14), 1.5), 1)
+    assert np.allclose(features[0, :, 2], 1.5)
+
+
+def test_the_transcript_level_model_round_trips_and_a_v1_head_loads_without_it(tmp_path):
+    from types import SimpleNamespace
+
+    base = SimpleNamespace(version="tfidf-lexicon-lr-v1")
+    z14 = np.zeros(14)
+    v1 = theme_encoder.EncoderModel(version="v1", base=base, coef=np.zeros((theme_encoder.DIM, 14)), intercept=z14, weight=np.ones(14),
+                                    threshold=z14, tpr=z14, fpr=z14, n_pos=z14.astype(np.int64), n_neg=z14.astype(np.int64))
+    v1.save(tmp_path / "v1.npz")
+    assert theme_encoder.EncoderModel.load(tmp_path / "v1.npz", base).stack_coef is None
+    coef = np.arange(14 * len(theme_encoder.STACK_FEATURES), dtype=float).reshape(14, -1)
+    v2 = dataclasses.replace(v1, version="v2", stack_coef=coef, stack_intercept=np.arange(14.0))
+    v2.save(tmp_path / "v2.npz")
+    back = theme_encoder.EncoderModel.load(tmp_path / "v2.npz", base)
+    assert np.array_equal(back.stack_coef, coef) and np.array_equal(back.stack_intercept, np.arange(14.0))
+
+
+def test_the_shipped_best_head_has_its_transcript_level_model():
+    from etl_project.evaluation.theme_train import SHIPPED
+
+    file, cfg = SHIPPED["minilm_tfidf_lexicon"]
+    with np.load(PROJECT_ROOT / "etl_project" / "lib" / "models" / file) as z:
+        assert str(z["version"]) == cfg.version and cfg.stack
+        assert z["stack_coef"].shape == (14, len(theme_encoder.STACK_FEATURES)) and np.isfinite(z["stack_coef"]).all()

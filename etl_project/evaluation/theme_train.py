@@ -63,13 +63,20 @@ class TermConfig:
 class EncoderConfig:
     """A frozen sentence encoder's head added to the TF-IDF + lexicon model (:class:`theme_encoder.EncoderModel`)."""
 
-    version: str = "minilm-tfidf-lexicon-lr-v1"
+    version: str = "minilm-tfidf-lexicon-lr-v2"
     base: TrainConfig = TrainConfig(version="tfidf-lexicon-lr-v1", lexicon_features=True)
     C: float = 1.0  # of the head's logistic regression on the 384-d turn embeddings
     weight: float = 1.0  # of the head's logit in the sum
     lexicon_features: bool = True
     inner_folds: int = 5
     seed: int = SEED
+    # v2: a transcript's score is a logistic regression per flag (strength ``stack_C``) on pooled features of its turns'
+    # summed logits (theme_encoder.transcript_features: max, log-sum-exp, second max, turns above 0, turns), fitted on
+    # the inner cross-validation's out-of-fold turn logits; its threshold from a ``stack_folds``-fold CV of that fit
+    stack: bool = False
+    stack_C: float = 1.0
+    stack_folds: int = 5
+    stack_seed: int = SEED + 1
 
 
 def participant_turns(dev: DevSet) -> pl.DataFrame:
@@ -189,6 +196,8 @@ def fit_model(dev: DevSet, cfg=TrainConfig(), *, turns: pl.DataFrame | None = No
     n = len(dev.ids)
     t = turns.get_column("t").to_numpy()
     oof = np.full((n, N_FLAGS), -np.inf)
+    stack = getattr(cfg, "stack", False)
+    oof_turns = np.full((turns.height, N_FLAGS), -np.inf)
     for held in folds(n, cfg.inner_folds, cfg.seed):
         held_mask = np.zeros(n, dtype=bool)
         held_mask[held] = True
@@ -198,8 +207,11 @@ def fit_model(dev: DevSet, cfg=TrainConfig(), *, turns: pl.DataFrame | None = No
         test_rows = held_mask[t]
         test = turns.filter(pl.Series(test_rows))
         scores = score(model, test)
+        oof_turns[test_rows] = scores
         best = _transcript_max(test, scores, n, getattr(cfg, "pooling", "max"))
         oof[held] = best[held]
+    if stack:
+        stack_coef, stack_intercept, oof = fit_stack(dev.labels, t, oof_turns, n, cfg)
     threshold = np.array([best_threshold(dev.labels[:, j], oof[:, j]) for j in range(N_FLAGS)])
     predicted = oof >= threshold
     y = dev.labels
@@ -208,7 +220,42 @@ def fit_model(dev: DevSet, cfg=TrainConfig(), *, turns: pl.DataFrame | None = No
     fpr = (predicted & ~y).sum(axis=0) / np.maximum(n_neg, 1)
     final = assemble(dev, turns, cfg, lexicon_hits)
     model = replace(final, threshold=threshold, tpr=tpr, fpr=fpr, n_pos=n_pos, n_neg=n_neg)
+    if stack:
+        model = replace(model, stack_coef=stack_coef, stack_intercept=stack_intercept)
     return (model, oof) if return_oof else model
+
+
+def fit_stack(y: np.ndarray, t: np.ndarray, turn_logits: np.ndarray, n: int, cfg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(coef (14, k), intercept (14,), out-of-fold scores (n, 14))`` of the transcript-level model of
+    :func:`theme_encoder.stacked_scores`: per flag a logistic regression of the labels ``y`` on the
+    :func:`theme_encoder.transcript_features` of out-of-fold turn logits (transcripts with a scored turn), and its own
+    out-of-fold scores from a ``cfg.stack_folds``-fold CV (what the threshold, rates and calibration are fitted on)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from etl_project.lib import theme_encoder
+
+    features, best = theme_encoder.transcript_features(t, turn_logits, n)
+    k = features.shape[-1]
+    coef, intercept = np.zeros((N_FLAGS, k)), np.zeros(N_FLAGS)
+    oof = np.full((n, N_FLAGS), -np.inf)
+    split = folds(n, cfg.stack_folds, cfg.stack_seed)
+
+    def fit(x, target):
+        if target.all() or not target.any():
+            return np.zeros(k), 10.0 if target.all() else -10.0
+        lr = LogisticRegression(C=cfg.stack_C, max_iter=1000).fit(x, target)
+        return lr.coef_[0], float(lr.intercept_[0])
+
+    for j in range(N_FLAGS):
+        scored = np.isfinite(best[:, j])
+        for held in split:
+            train = scored.copy()
+            train[held] = False
+            c, b = fit(features[train, j], y[train, j])
+            out = held[scored[held]]
+            oof[out, j] = features[out, j] @ c + b
+        coef[j], intercept[j] = fit(features[scored, j], y[scored, j])
+    return coef, intercept, oof
 
 
 def fit_calibration(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
@@ -367,7 +414,7 @@ SHIPPED: dict[str, tuple[str, TrainConfig | TermConfig]] = {
     "tfidf_lexicon": ("theme_tfidf_lexicon_lr.npz", TrainConfig(version="tfidf-lexicon-lr-v1", lexicon_features=True)),
     "terms_lexicon": ("theme_terms_lexicon_lr.npz", TermConfig(version="terms-lexicon-lr-v1")),
     # the head only: its base is the tfidf_lexicon model above (same config, same fit), loaded from that artefact
-    "minilm_tfidf_lexicon": ("theme_minilm_tfidf_lexicon_head.npz", EncoderConfig(version="minilm-tfidf-lexicon-lr-v1", C=4.0)),
+    "minilm_tfidf_lexicon": ("theme_minilm_tfidf_lexicon_head.npz", EncoderConfig(version="minilm-tfidf-lexicon-lr-v2", C=4.0, stack=True)),
 }
 # Turn embeddings computed by training or evaluation, kept between runs (gitignored; the encoder is frozen, so
 # they depend on the text alone): the 672 transcripts' 7,711 participant turns take about 10 CPU minutes.

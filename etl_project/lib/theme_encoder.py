@@ -207,10 +207,15 @@ class EncoderModel:
     fpr: np.ndarray
     n_pos: np.ndarray
     n_neg: np.ndarray
+    # v2: a transcript's score is a logistic regression per flag on :func:`transcript_features` of its turns' summed
+    # logits (thresholds, rates and calibration are of that score); None: the top turn's sum (v1)
+    stack_coef: np.ndarray | None = None  # (14, len(STACK_FEATURES))
+    stack_intercept: np.ndarray | None = None  # (14,)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {
+        stack = {} if self.stack_coef is None else {"stack_coef": self.stack_coef.astype(np.float64), "stack_intercept": self.stack_intercept.astype(np.float64)}
+        arrays = {**stack,
             "version": np.array(self.version), "encoder": np.array(ENCODER_VERSION), "base_version": np.array(self.base.version),
             "coef": self.coef.astype(np.float32), "intercept": self.intercept.astype(np.float64), "weight": self.weight.astype(np.float64),
             "threshold": self.threshold.astype(np.float64), "tpr": self.tpr.astype(np.float64), "fpr": self.fpr.astype(np.float64),
@@ -227,7 +232,53 @@ class EncoderModel:
             return cls(
                 version=str(z["version"]), base=base, coef=z["coef"].astype(np.float64), intercept=z["intercept"], weight=z["weight"],
                 threshold=z["threshold"], tpr=z["tpr"], fpr=z["fpr"], n_pos=z["n_pos"], n_neg=z["n_neg"],
+                stack_coef=z["stack_coef"] if "stack_coef" in z.files else None,
+                stack_intercept=z["stack_intercept"] if "stack_intercept" in z.files else None,
             )
+
+
+STACK_FEATURES = ("max", "log_sum_exp", "second_max", "log1p_turns_above_0", "log1p_turns")
+_FLOOR = -20.0  # the max / log-sum-exp of a transcript without a scored turn (never used: it scores -inf)
+
+
+def _segment_sum(transcript: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros((n,) + values.shape[1:])
+    if len(transcript) == 0:
+        return out
+    if np.all(transcript[1:] >= transcript[:-1]):
+        starts = np.r_[0, np.flatnonzero(np.diff(transcript)) + 1]
+        out[transcript[starts]] = np.add.reduceat(values, starts, axis=0)
+    else:
+        np.add.at(out, transcript, values)
+    return out
+
+
+def transcript_features(transcript: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(features (n, 14, 5), best (n, 14))`` of the turns' logits ``scores`` (-inf: a turn that cannot be
+    evidence), per transcript (``transcript``: its index per turn) and flag: the top turn's logit, the log-sum-exp,
+    the second-best turn's (at least top - 10), log(1 + turns above 0) and log(1 + participant turns)."""
+    from etl_project.lib import theme_model as tm
+
+    best, top = tm.transcript_scores(transcript, scores, n)
+    finite = np.isfinite(best)
+    lse = tm.pooled_scores(transcript, scores, best, "lse")
+    masked = scores.copy()
+    has = top >= 0
+    masked[top[has], np.nonzero(has)[1]] = -np.inf
+    second, _ = tm.transcript_scores(transcript, masked, n)
+    top_ = np.where(finite, best, _FLOOR)
+    second = np.maximum(np.where(np.isfinite(second), second, _FLOOR), top_ - 10.0)
+    above = _segment_sum(transcript, (scores > 0).astype(np.float64), n)
+    turns = np.bincount(transcript, minlength=n).astype(np.float64)[:, None] * np.ones((1, scores.shape[1]))
+    features = np.stack([top_, np.where(finite, lse, _FLOOR), second, np.log1p(above), np.log1p(turns)], axis=-1)
+    return features, best
+
+
+def stacked_scores(stack_coef: np.ndarray, stack_intercept: np.ndarray, transcript: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:
+    """(n, 14): the transcript-level model's logit; -inf for a transcript without a turn that can be evidence."""
+    features, best = transcript_features(transcript, scores, n)
+    z = np.einsum("tfk,fk->tf", features, stack_coef) + stack_intercept
+    return np.where(np.isfinite(best), z, -np.inf)
 
 
 def encoder_logits(model: EncoderModel, participant) -> np.ndarray:
@@ -244,7 +295,11 @@ def score_turns(model: EncoderModel, participant):
 
 
 def turn_scores(model: EncoderModel, participant) -> np.ndarray:
-    return score_turns(model, participant).turn
+    """(turns, 14) summed logits; -inf for a turn without a sentence (as the evidence pass treats it)."""
+    scored = score_turns(model, participant)
+    has_sentence = np.zeros(participant.height, dtype=bool)
+    has_sentence[scored.sentence_turn] = True
+    return np.where(has_sentence[:, None], scored.turn, -np.inf)
 
 
 def encoder_evidence(model: EncoderModel, participant, *, return_scores: bool = False):
@@ -254,4 +309,8 @@ def encoder_evidence(model: EncoderModel, participant, *, return_scores: bool = 
 
     if participant.height == 0:
         return tm.no_evidence(return_scores)
-    return tm.evidence_from_scores(participant, score_turns(model, participant), model.threshold, return_scores=return_scores)
+    pool = None
+    if model.stack_coef is not None:
+        def pool(transcript, scores, best):
+            return stacked_scores(model.stack_coef, model.stack_intercept, transcript, scores, best.shape[0])
+    return tm.evidence_from_scores(participant, score_turns(model, participant), model.threshold, return_scores=return_scores, pool=pool)

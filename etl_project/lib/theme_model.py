@@ -382,13 +382,14 @@ def no_evidence(return_scores: bool = False):
     return empty, pl.DataFrame(schema={"transcript_id": pl.String, **{c: pl.Float64 for c in SCORE_COLUMNS}})
 
 
-def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: np.ndarray, pooling: str = "max", *, return_scores: bool = False):
+def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: np.ndarray, pooling: str = "max", *, return_scores: bool = False, pool=None):
     """Evidence rows of a per-turn model (any: :mod:`theme_terms` shares it) from its scores.
 
     A flag is set where the transcript's score (:func:`pooled_scores` of its turns') reaches
     ``threshold``; the evidence is the top turn and its sentence with the highest contribution to
     the flag's score (ties: the first). ``return_scores``: ``(evidence, scores)``, with ``scores`` the
-    transcripts' scores (:func:`score_frame`).
+    transcripts' scores (:func:`score_frame`). ``pool``: ``pool(transcript, scores, best) -> (n, 14)`` in place
+    of :func:`pooled_scores` (the encoder method's transcript-level model).
     """
     transcript = participant.get_column("transcript_id").rle_id().to_numpy().astype(np.int64)
     n_transcripts = int(transcript[-1]) + 1
@@ -397,7 +398,7 @@ def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: n
     has_sentence[scored.sentence_turn] = True
     scores[~has_sentence] = -np.inf  # a turn without a sentence cannot be evidence
     best, top = transcript_scores(transcript, scores, n_transcripts)
-    pooled = pooled_scores(transcript, scores, best, pooling)
+    pooled = pooled_scores(transcript, scores, best, pooling) if pool is None else pool(transcript, scores, best)
     t_idx, flag_idx = np.nonzero(pooled >= threshold)
     if len(t_idx) == 0:
         return (no_evidence(), score_frame(participant, pooled)) if return_scores else no_evidence()
