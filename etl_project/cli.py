@@ -293,7 +293,7 @@ def _run_batches(args: argparse.Namespace, keys: list[str], raw: Path, warehouse
     from etl_project.definitions import build_definitions
     from etl_project.defs.ingest.partitions import ingest_batches
 
-    # built now, from the environment as it is now (the module-level `defs` read it at first import)
+    # built now, from the environment as it is now (ETL_THEME_METHOD, the folders)
     job = build_definitions(plugin_catalog=False).resolve_job_def("warehouse_job").with_logger_defs({"console": console_logger_def(terminal)})
     instance = _instance()
     instance.add_dynamic_partitions(ingest_batches.name, [k for k in keys if not instance.has_dynamic_partition(ingest_batches.name, k)])
@@ -387,8 +387,8 @@ def _reflag_batches(args: argparse.Namespace, keys: list[str], location: str, te
             error(f"reflag failed in step(s) {', '.join(progress.failed_steps) or '?'}; nothing of it was published (run id {run_id})")
             return EXIT_FAILED
         [meta] = [{k: _metadata_value(v) for k, v in m.metadata.items()} for m in result.asset_materializations_for_node("warehouse_tables")]
-        for name in ("reflagged", "from_cache"):
-            done[name] = done.get(name, 0) + meta["transcripts_reflagged" if name == "reflagged" else "transcripts_from_flag_cache"]
+        for name, key in (("reflagged", "transcripts_reflagged"), ("from_cache", "transcripts_from_flag_cache")):
+            done[name] = done.get(name, 0) + meta[key]
         done["rows"], done["method"] = meta["dagster/row_count"], meta["method"]
     print(f"theme_flags re-derived by {done['method']}: {done['reflagged']} transcript(s) flagged again, {done['from_cache']} from the flag cache, "
           f"{done['rows'] - done['reflagged'] - done['from_cache']} already of this version; {done['rows']} rows; {len(keys)} batch(es) marked; raw files read: 0")
