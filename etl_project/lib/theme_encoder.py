@@ -241,18 +241,6 @@ STACK_FEATURES = ("max", "log_sum_exp", "second_max", "log1p_turns_above_0", "lo
 _FLOOR = -20.0  # the max / log-sum-exp of a transcript without a scored turn (never used: it scores -inf)
 
 
-def _segment_sum(transcript: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros((n,) + values.shape[1:])
-    if len(transcript) == 0:
-        return out
-    if np.all(transcript[1:] >= transcript[:-1]):
-        starts = np.r_[0, np.flatnonzero(np.diff(transcript)) + 1]
-        out[transcript[starts]] = np.add.reduceat(values, starts, axis=0)
-    else:
-        np.add.at(out, transcript, values)
-    return out
-
-
 def transcript_features(transcript: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """``(features (n, 14, 5), best (n, 14))`` of the turns' logits ``scores`` (-inf: a turn that cannot be
     evidence), per transcript (``transcript``: its index per turn) and flag: the top turn's logit, the log-sum-exp,
@@ -268,7 +256,8 @@ def transcript_features(transcript: np.ndarray, scores: np.ndarray, n: int) -> t
     second, _ = tm.transcript_scores(transcript, masked, n)
     top_ = np.where(finite, best, _FLOOR)
     second = np.maximum(np.where(np.isfinite(second), second, _FLOOR), top_ - 10.0)
-    above = _segment_sum(transcript, (scores > 0).astype(np.float64), n)
+    above = np.zeros_like(best)
+    np.add.at(above, transcript, (scores > 0).astype(np.float64))  # as pooled_scores sums its terms
     turns = np.bincount(transcript, minlength=n).astype(np.float64)[:, None] * np.ones((1, scores.shape[1]))
     features = np.stack([top_, np.where(finite, lse, _FLOOR), second, np.log1p(above), np.log1p(turns)], axis=-1)
     return features, best
