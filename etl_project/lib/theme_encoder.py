@@ -285,10 +285,9 @@ def score_turns(model: EncoderModel, participant):
 
 def turn_scores(model: EncoderModel, participant) -> np.ndarray:
     """(turns, 14) summed logits; -inf for a turn without a sentence (as the evidence pass treats it)."""
-    scored = score_turns(model, participant)
-    has_sentence = np.zeros(participant.height, dtype=bool)
-    has_sentence[scored.sentence_turn] = True
-    return np.where(has_sentence[:, None], scored.turn, -np.inf)
+    from etl_project.lib import theme_model as tm
+
+    return tm.evidence_turn_scores(score_turns(model, participant), participant.height)
 
 
 def encoder_evidence(model: EncoderModel, participant, *, return_scores: bool = False):

@@ -382,6 +382,13 @@ def no_evidence(return_scores: bool = False):
     return empty, pl.DataFrame(schema={"transcript_id": pl.String, **{c: pl.Float64 for c in SCORE_COLUMNS}})
 
 
+def evidence_turn_scores(scored: Scored, n_turns: int) -> np.ndarray:
+    """(turns, 14) the turns' logits, -inf for a turn without a sentence: it cannot be evidence."""
+    has_sentence = np.zeros(n_turns, dtype=bool)
+    has_sentence[scored.sentence_turn] = True
+    return np.where(has_sentence[:, None], scored.turn, -np.inf)
+
+
 def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: np.ndarray, pooling: str = "max", *, return_scores: bool = False, pool=None):
     """Evidence rows of a per-turn model (any: :mod:`theme_terms` shares it) from its scores.
 
@@ -393,10 +400,7 @@ def evidence_from_scores(participant: pl.DataFrame, scored: Scored, threshold: n
     """
     transcript = participant.get_column("transcript_id").rle_id().to_numpy().astype(np.int64)
     n_transcripts = int(transcript[-1]) + 1
-    scores = scored.turn.copy()
-    has_sentence = np.zeros(participant.height, dtype=bool)
-    has_sentence[scored.sentence_turn] = True
-    scores[~has_sentence] = -np.inf  # a turn without a sentence cannot be evidence
+    scores = evidence_turn_scores(scored, participant.height)
     best, top = transcript_scores(transcript, scores, n_transcripts)
     pooled = pooled_scores(transcript, scores, best, pooling) if pool is None else pool(transcript, scores, best)
     t_idx, flag_idx = np.nonzero(pooled >= threshold)
