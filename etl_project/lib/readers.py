@@ -181,7 +181,7 @@ def discover_folder(root: Path) -> Discovery:
     walk_errors: list[OSError] = []
     for here, dirnames, filenames in _walk(root, walk_errors):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        if why := _skip_reason(here, dirnames, filenames):
+        if why := _skip_reason(here, dirnames, [e.name for e in filenames]):
             where = "the raw folder is itself" if here == root else "a folder inside the raw folder is"
             found.skipped.append(Skipped(_relative(here, root), why.format(where=where)))
             dirnames[:] = []
@@ -198,18 +198,20 @@ def discover_folder(root: Path) -> Discovery:
                 found.rejects.append(_file_reject(path, root, None, f"symbolic link to a folder outside the raw folder ({printable_path(str(target))}); not followed"))
             else:
                 found.skipped.append(Skipped(_relative(path, root), "symbolic link to a folder inside the raw folder; not followed (its files are read where they are)"))
-        for name in sorted(filenames):
+        prefix = "" if here == root else here.relative_to(root).as_posix() + "/"
+        for entry in sorted(filenames, key=lambda e: e.name):
+            name = entry.name
             if name.startswith(".") or IGNORED_NAMES.match(name):
                 continue
             path = here / name
             try:
-                entry = _classify(path, root, real_root)
+                kept = _classify(entry, path, prefix, root, real_root)
             except OSError as exc:  # e.g. a name too long to stat
-                entry = _file_reject(path, root, None, f"could not look at this file ({_os_reason(exc)})")
-            if isinstance(entry, RawFile):
-                found.files.append(entry)
+                kept = _file_reject(path, root, None, f"could not look at this file ({_os_reason(exc)})")
+            if isinstance(kept, RawFile):
+                found.files.append(kept)
             else:
-                found.rejects.append(entry)
+                found.rejects.append(kept)
     for exc in walk_errors:  # os.walk would skip these without a word
         folder = Path(exc.filename) if exc.filename is not None else root
         what = "the raw folder itself" if folder == root else "this folder"
@@ -218,10 +220,11 @@ def discover_folder(root: Path) -> Discovery:
     return found
 
 
-def _walk(root: Path, errors: list[OSError]) -> Iterator[tuple[Path, list[str], list[str]]]:
+def _walk(root: Path, errors: list[OSError]) -> Iterator[tuple[Path, list[str], list[os.DirEntry]]]:
     """``os.walk`` (top down, links to folders listed but not entered), without recursion, so a
     folder nested thousands deep cannot hit the recursion limit; a folder that cannot be listed
-    goes to ``errors``. The caller may prune the folder names it is given, as with ``os.walk``."""
+    goes to ``errors``. The caller may prune the folder names it is given, as with ``os.walk``.
+    Files come as the listing's entries, which know their type without a ``stat`` per file."""
     stack = [root]
     while stack:
         here = stack.pop()
@@ -239,14 +242,19 @@ def _walk(root: Path, errors: list[OSError]) -> Iterator[tuple[Path, list[str], 
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False
-            (dirnames if is_dir else filenames).append(entry.name)
+            if is_dir:
+                dirnames.append(entry.name)
+            else:
+                filenames.append(entry)
         yield here, dirnames, filenames
         stack.extend(here / d for d in reversed(dirnames) if not _is_symlink(here / d))
 
 
-def _classify(path: Path, root: Path, real_root: Path) -> RawFile | dict:
-    """A file found by the walk: a :class:`RawFile` to read, or a reject."""
-    if _is_symlink(path):
+def _classify(entry: os.DirEntry, path: Path, prefix: str, root: Path, real_root: Path) -> RawFile | dict:
+    """A file found by the walk (``entry``, at ``path``; ``prefix``: its folder's relative path and a
+    slash, or nothing at the root): a :class:`RawFile` to read, or a reject. The entry's type comes
+    from the folder listing; only a symbolic link costs a system call."""
+    if entry.is_symlink():
         target = _resolved(path)
         if target is None:
             return _file_reject(path, root, None, "symbolic link that cannot be resolved (a loop, or it leads nowhere); not followed")
@@ -254,12 +262,12 @@ def _classify(path: Path, root: Path, real_root: Path) -> RawFile | dict:
             return _file_reject(path, root, None, f"symbolic link to a file outside the raw folder ({printable_path(str(target))}); not followed")
         if not target.is_file():
             return _file_reject(path, root, None, "symbolic link that leads to no file")
-    elif not path.is_file():
+    elif not entry.is_file(follow_symlinks=False):
         return _file_reject(path, root, None, "not a regular file")
     if path.suffix.lower() not in FORMAT_OF_SUFFIX:
         kinds = ", ".join(sorted(FORMAT_OF_SUFFIX))
         return _file_reject(path, root, None, f"unsupported file type '{printable_path(path.suffix) or '(none)'}'; supported: {kinds}")
-    return RawFile(_relative(path, root), path)
+    return RawFile(printable_path(prefix + entry.name), path)
 
 
 def _skip_reason(here: Path, dirnames: list[str], filenames: list[str]) -> str | None:
