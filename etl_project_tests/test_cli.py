@@ -140,6 +140,34 @@ def test_a_failed_run_exits_1_and_names_the_step(raw_dir: Path, warehouse_dir: P
     assert "run summary" not in proc.stdout
 
 
+CHECKS_ELSEWHERE = """
+import sys
+from etl_project.cli import main
+code = main(["run"])
+print("great_expectations imported by the CLI process:", "great_expectations" in sys.modules)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("workers", ["2", "1"])
+def test_the_dataset_checks_run_in_the_cores_worker_after_the_report(tmp_path: Path, workers: str) -> None:
+    """`etl-project run` keeps a core worker process; the dataset checks run Great Expectations there (an import of
+    seconds and ~150 MB the CLI process never pays), after theme_report, so the import overlaps the report. Their
+    outcome still reaches the run and the alerts: one split only fails `every_split_present` (WARN). With a single
+    core process (ETL_CORE_WORKERS=1) there is no worker and the checks run in the CLI process, with the same outcome."""
+    raw, warehouse, home = tmp_path / "raw", tmp_path / "warehouse", write_home(tmp_path / "home")
+    raw.mkdir()
+    (raw / "a.md").write_text(md_transcript("work_0001"))
+    env = {**env_for(raw, warehouse, home), "ETL_CORE_WORKERS": workers}
+    proc = subprocess.run([sys.executable, "-c", CHECKS_ELSEWHERE], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"great_expectations imported by the CLI process: {workers == '1'}" in proc.stdout
+    order = [line.split()[1] for line in proc.stderr.splitlines() if line.lstrip().startswith("[")]
+    assert order.index("theme_report") < order.index("transcripts_expectations") and order.index("theme_report") < order.index("turns_expectations")
+    alerts = [json.loads(line) for line in (warehouse / "_alerts" / "alerts.jsonl").read_text().splitlines()]
+    assert "every_split_present" in [a["details"]["check"] for a in alerts if a["kind"] == "check_failed"]
+
+
 BLOCKING_RUN = """
 import signal, sys, time
 from pathlib import Path

@@ -12,19 +12,25 @@ staged rows before anything is published (:mod:`etl_project.lib.pipeline`).
 Cheap per-row measurements (participant share of words, empty turns) are computed with polars first, so Great Expectations evaluates
 small numeric frames, never the transcript text. GE itself is imported lazily
 and its context built once per process: importing it costs seconds, and the
-rest of the pipeline does not pay for it.
+rest of the pipeline does not pay for it. When the calling process keeps the
+core's worker processes (``etl-project run``), :func:`table_outcomes` runs in
+one of them: :func:`warm_in_worker` starts the import there as soon as the
+core is done, while the calling process goes on with the other steps.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from etl_project.lib.workers import kept_pool
 from etl_project.schemas import SPLIT_OF_PREFIX
 
 ERROR, WARN = "ERROR", "WARN"
@@ -130,3 +136,49 @@ def validate(measures: pl.DataFrame, suite: Sequence[Expectation]) -> list[Outco
         observed = {k: _plain(result.result[k]) for k in keys if result.result.get(k) is not None}
         outcomes.append(Outcome(expectation.name, expectation.severity, expectation.description, bool(result.success), observed))
     return outcomes
+
+
+SUITES: dict[str, tuple[Sequence[Expectation], Callable[[pl.DataFrame], pl.DataFrame], tuple[str, ...]]] = {
+    "transcripts": (TRANSCRIPTS_SUITE, transcript_measures, ("transcript_id", "split", "n_turns", "n_words", "n_participant_words", "residual_mojibake")),
+    "turns": (TURNS_SUITE, turn_measures, ("transcript_id", "speaker", "n_words")),
+}
+"""Per published table: its suite, its measures and the columns they need (nothing else is read)."""
+
+
+def table_outcomes(warehouse_root: str, table: str) -> tuple[list[Outcome], list[str]] | None:
+    """``table``'s suite on the published table as a whole: (outcomes, damaged files left out), or None
+    when the table has not been written yet. Runs in any process (the warehouse is named by its root)."""
+    from etl_project.lib.warehouse import Warehouse
+
+    suite, measures, columns = SUITES[table]
+    damaged: list[str] = []
+    frame = Warehouse(warehouse_root).read(table, columns=list(columns), skip_damaged=damaged)
+    if frame is None:
+        return None
+    return validate(measures(frame), suite), damaged
+
+
+def warm() -> bool:
+    """Import Great Expectations and build its context in this process (a worker's set-up)."""
+    _batch_definition()
+    return True
+
+
+def warm_in_worker() -> None:
+    """Start :func:`warm` in a kept worker process, if this process has one (without waiting)."""
+    if (pool := kept_pool()) is not None:
+        pool.submit(warm)
+
+
+def outcomes_anywhere(warehouse_root: str, table: str) -> tuple[list[Outcome], list[str]] | None:
+    """:func:`table_outcomes` in a kept worker process when this process has one and the warehouse is a
+    local folder, else here. (A worker's environment and working folder are those it was started with:
+    an object store's endpoint and credentials set since, or a relative path, could name another place.)"""
+    pool = kept_pool()
+    if pool is None or "://" in warehouse_root:
+        return table_outcomes(warehouse_root, table)
+    try:
+        return pool.submit(table_outcomes, str(Path(warehouse_root).resolve()), table).result()
+    except BrokenProcessPool:  # the worker died (killed, out of memory): the checks still run, here
+        return table_outcomes(warehouse_root, table)
+

@@ -30,18 +30,14 @@ next run. The tables are the same for any batch size or number of workers
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
 import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import polars as pl
@@ -52,6 +48,7 @@ from etl_project.lib.commit import Commit, _recover_locked
 from etl_project.lib.readers import DEFAULT_MAX_FILE_BYTES, RawFile, discover, read_files, read_raw_folder
 from etl_project.lib.repair import changed_by_second_pass
 from etl_project.lib.themes import flag_themes, method_version, resolve_method
+from etl_project.lib.workers import default_workers, run_calls, worker_pool
 from etl_project.lib.transform import (
     DEFAULT_MAX_TRANSCRIPT_CHARS,
     DUPLICATE_KEYS,
@@ -158,30 +155,6 @@ def plan_batches(files: list[RawFile], batch_bytes: int) -> list[list[RawFile]]:
     return batches
 
 
-def default_workers() -> int:
-    """Processes the core works on, the calling one included: ``ETL_CORE_WORKERS`` if set, else the
-    usable CPU count (at most 4: each process holds a batch in memory)."""
-    configured = os.environ.get("ETL_CORE_WORKERS")
-    if configured:
-        return max(1, int(configured))
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(usable, 4))
-
-
-_POOLS: dict[int, ProcessPoolExecutor] = {}
-
-
-def worker_pool(helpers: int) -> ProcessPoolExecutor | None:
-    """A pool of ``helpers`` spawned processes, kept for the life of this process: a CLI run of several
-    partitions pays the workers' start-up (imports) once, not once per partition."""
-    if helpers < 1:
-        return None
-    pool = _POOLS.get(helpers)
-    if pool is None or getattr(pool, "_broken", False) or getattr(pool, "_shutdown_thread", False):
-        pool = _POOLS[helpers] = ProcessPoolExecutor(max_workers=helpers, mp_context=get_context("spawn"))
-    return pool
-
-
 def _warm(method: str) -> bool:
     """A worker's one-off set-up: the theme method's rule plans, compiled cues and model, built on a
     one-turn transcript (otherwise the first bucket it flags pays for them)."""
@@ -206,12 +179,6 @@ def warm_pool(workers: int | None = None) -> None:
     if pool is not None and method is not None:
         for _ in range(pool._max_workers):
             pool.submit(_warm, method)
-
-
-@atexit.register
-def _close_pools() -> None:
-    for pool in _POOLS.values():
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 # ------------------------------------------------------------------ one batch
@@ -599,49 +566,6 @@ def _known_of(known: pl.DataFrame | None, files: list[RawFile]) -> pl.DataFrame 
     if known is None or known.is_empty():
         return None
     return known.filter(pl.col("source_file").is_in([f.relative for f in files]))
-
-
-def run_calls(pool: ProcessPoolExecutor | None, calls: list[tuple]) -> list:
-    """Results of ``fn(*args)`` for each ``(fn, *args)`` in ``calls``, in order.
-
-    The calling process takes calls too, so ``pool`` holds one process fewer than
-    the work runs on; each process takes the next call when it is free. The
-    first exception is raised once every started call has ended.
-    """
-    if pool is None:
-        return [fn(*args) for fn, *args in calls]
-    pending = iter(enumerate(calls))
-    lock = threading.RLock()  # a callback of an already finished future runs at once, under the lock
-    futures: dict[int, Future] = {}
-    results: dict[int, object] = {}
-
-    def take():
-        with lock:
-            return next(pending, None)
-
-    def feed(_: Future | None = None) -> None:
-        with lock:
-            item = take()
-            if item is not None:
-                i, (fn, *args) = item
-                futures[i] = pool.submit(fn, *args)
-                futures[i].add_done_callback(feed)
-
-    for _ in range(pool._max_workers):
-        feed()
-    try:
-        while (item := take()) is not None:
-            i, (fn, *args) = item
-            results[i] = fn(*args)
-    finally:
-        with lock:
-            started = list(futures.values())
-            for _ in pending:  # nothing more starts
-                pass
-        wait(started)
-    for i, future in futures.items():
-        results[i] = future.result()
-    return [results[i] for i in range(len(calls))]
 
 
 SCRATCH_PREFIX = "etl-core-"

@@ -41,14 +41,12 @@ from etl_project.lib.pipeline import (
     AuditFailed,
     Staged,
     contract_audit,
-    default_workers,
     flag_bucket,
-    run_calls,
     stage_file,
-    worker_pool,
 )
 from etl_project.lib.themes import method_version, resolve_method
 from etl_project.lib.warehouse import Warehouse
+from etl_project.lib.workers import default_workers, run_calls, worker_pool
 
 TABLE = "theme_flags"
 

@@ -24,8 +24,10 @@ from pydantic import Field
 from etl_project.defs.ingest.partitions import ingest_batches
 from etl_project.defs.metadata import OWNERS, column_schema, preview
 from etl_project.defs.profiles import WAREHOUSE_WRITES_POOL
+from etl_project.defs.quality.checks import CHECK_STEPS
 from etl_project.defs.resources import Alerter, RawFolder, WarehouseResource
 from etl_project.lib.alerts import Alert
+from etl_project.lib.expectations import warm_in_worker
 from etl_project.lib.pipeline import TABLES, Audit, AuditFailed, CoreRun, run_batch
 from etl_project.lib.reflag import ReflagRun, reflag
 from etl_project.lib.themes import method_version, resolve_method
@@ -121,6 +123,8 @@ def warehouse_tables(
         )
     except AuditFailed as failed:
         yield from not_published(context, alerter, failed, f"batch {key}", {"batch": key})
+    if dataset_checks_follow(context):
+        warm_in_worker()  # Great Expectations imports in the core's idle worker while the other steps run
     for table in TABLES:
         yield dg.MaterializeResult(asset_key=table, metadata=table_metadata(run, table))
     yield from check_results(run.audits)
@@ -128,6 +132,12 @@ def warehouse_tables(
 
 
 REFLAGGED = "theme_flags"
+
+
+def dataset_checks_follow(context: dg.AssetExecutionContext) -> bool:
+    """Whether this run goes on to the dataset checks (not so for `etl-project run`'s batches before the last)."""
+    steps = context.run.step_keys_to_execute
+    return steps is None or not CHECK_STEPS.isdisjoint(steps)
 
 
 def reflag_step(context: dg.AssetExecutionContext, config: WarehouseRunConfig, warehouse: WarehouseResource, alerter: Alerter) -> Iterator:
