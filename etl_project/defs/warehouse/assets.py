@@ -124,7 +124,7 @@ def warehouse_tables(
     except AuditFailed as failed:
         yield from not_published(context, alerter, failed, f"batch {key}", {"batch": key})
     if dataset_checks_follow(context):
-        warm_in_worker()  # Great Expectations imports in the core's idle worker while the other steps run
+        warm_in_worker(warehouse.get().uri)  # Great Expectations imports in the core's idle worker while the other steps run
     for table in TABLES:
         yield dg.MaterializeResult(asset_key=table, metadata=table_metadata(run, table))
     yield from check_results(run.audits)
