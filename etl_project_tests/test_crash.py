@@ -179,3 +179,51 @@ def test_sigkill_at_random_moments_of_make_run(tmp_path: Path) -> None:
     assert final.returncode == 0, final.stderr[-3000:]
     assert assert_tables_agree(warehouse) == expected
     assert unfinished(Warehouse(warehouse)) == []
+
+
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (from /proc; a zombie counts as gone)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            _, rest = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        state, ppid = rest.split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_a_killed_run_takes_its_worker_processes_with_it(tmp_path: Path) -> None:
+    """SIGKILL of `etl-project run` (or the out-of-memory killer) tells its spawned core workers nothing; they
+    used to wait for their next call for ever, ~200 MB each, one more set per killed run. Each now ends
+    within seconds of its parent."""
+    raw, warehouse = tmp_path / "raw", tmp_path / "wh"
+    corpus(raw, 60)
+    env = env_for(raw, warehouse, tmp_path / "home", ETL_BATCH_MAX_FILES="40", ETL_CORE_WORKERS="2")
+    proc = subprocess.Popen([CLI, "run", "--no-progress"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not (workers := children(proc.pid)) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert workers, "the run started no worker process"
+        proc.kill()
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 15
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if alive(pid)], "worker processes outlived the killed run"
+    finally:
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

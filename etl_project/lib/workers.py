@@ -15,7 +15,8 @@ import os
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor, wait
-from multiprocessing import get_context
+from multiprocessing import get_context, parent_process
+from multiprocessing.connection import wait as wait_for
 
 
 def default_workers() -> int:
@@ -38,18 +39,32 @@ def worker_pool(helpers: int) -> ProcessPoolExecutor | None:
         return None
     pool = _POOLS.get(helpers)
     if pool is None or getattr(pool, "_broken", False) or getattr(pool, "_shutdown_thread", False):
-        pool = _POOLS[helpers] = ProcessPoolExecutor(max_workers=helpers, mp_context=get_context("spawn"), initializer=_quick_exit_at_end)
+        pool = _POOLS[helpers] = ProcessPoolExecutor(max_workers=helpers, mp_context=get_context("spawn"), initializer=_worker_setup)
     return pool
 
 
-def _quick_exit_at_end() -> None:
-    """A worker's set-up: when it is told to stop, it ends as soon as its exit handlers have run.
+def _worker_setup() -> None:
+    """A worker's set-up: it ends as soon as its exit handlers have run, and it ends when the process
+    that started it is gone.
 
     Tearing down a worker's interpreter (every module it imported, Great Expectations' included, and
     the objects of the batches it ran) took about a second, and the calling process waits for its
     workers before it exits. A worker holds nothing that needs that teardown: what it writes is
-    closed when its call returns."""
+    closed when its call returns.
+
+    A calling process killed outright (SIGKILL, the out-of-memory killer) never tells its workers to
+    stop, and a spawned worker waiting for its next call would wait for ever, holding its memory. So
+    a thread watches the parent's sentinel and ends the worker when the parent dies; a call it was
+    running is lost with the run, and the next run clears what that run left (lib/commit.py)."""
     atexit.register(_end_now)  # run first: handlers run last-registered first, after multiprocessing's own
+    parent = parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent.sentinel,), name="etl-parent-watch", daemon=True).start()
+
+
+def _end_with(parent_sentinel: int) -> None:
+    wait_for([parent_sentinel])  # ready when the parent process has ended
+    os._exit(1)
 
 
 def _end_now() -> None:
