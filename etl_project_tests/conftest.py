@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -112,3 +113,8 @@ def project_warehouse_untouched():
     before = sorted(p.name for p in root.iterdir())
     yield
     assert sorted(p.name for p in root.iterdir()) == before, "a test wrote into data/warehouse"
+
+
+def ids_handed_over(turns: pl.DataFrame | pl.LazyFrame) -> list[str]:
+    """The distinct transcript ids in a turns frame or scan (for spies on the flagger, which the core hands a scan)."""
+    return turns.lazy().select(pl.col("transcript_id").unique().sort()).collect().to_series().to_list()

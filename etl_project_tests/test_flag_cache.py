@@ -14,7 +14,7 @@ import pytest
 
 from etl_project import cli
 from etl_project.lib.warehouse import Warehouse
-from etl_project_tests.conftest import SAMPLE_RAW
+from etl_project_tests.conftest import SAMPLE_RAW, ids_handed_over
 
 APPENDED = "\n\nUser: One more thing: I now check every answer it gives me twice, because it made things up before."
 
@@ -31,8 +31,8 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = pipeline.flag_themes
 
-    def counting(turns: pl.DataFrame, method: str | None = None) -> pl.DataFrame:
-        seen.extend(turns["transcript_id"].unique().sort().to_list())
+    def counting(turns: pl.DataFrame | pl.LazyFrame, method: str | None = None) -> pl.DataFrame:
+        seen.extend(ids_handed_over(turns))
         return real(turns, method)
 
     monkeypatch.setattr(pipeline, "flag_themes", counting)

@@ -16,7 +16,7 @@ import pytest
 from etl_project import cli
 from etl_project.lib.batches import batches
 from etl_project.lib.warehouse import Warehouse
-from etl_project_tests.conftest import SAMPLE_RAW, job_for, materialize_all
+from etl_project_tests.conftest import SAMPLE_RAW, ids_handed_over, job_for, materialize_all
 
 OLD, NEW = "lexicon", "tfidf"
 
@@ -205,8 +205,8 @@ def test_switching_methods_back_and_forth_flags_each_transcript_once_per_method(
     flagged: list[str] = []  # every transcript the flagger is handed
     real = pipeline.flag_themes
 
-    def counting(turns: pl.DataFrame, method: str | None = None) -> pl.DataFrame:
-        flagged.extend(turns["transcript_id"].unique().sort().to_list())
+    def counting(turns: pl.DataFrame | pl.LazyFrame, method: str | None = None) -> pl.DataFrame:
+        flagged.extend(ids_handed_over(turns))
         return real(turns, method)
 
     monkeypatch.setattr(pipeline, "flag_themes", counting)

@@ -292,9 +292,10 @@ def flag_bucket(scratch: str, bucket: str, method: str | None = None, warehouse_
     again because a few of its rows changed costs the flagging of those rows only.
     """
     clock = time.perf_counter()
-    turns = _read_spilled(Path(scratch) / "turns" / bucket)
-    if turns is None:  # a redone batch took its rows back out of this file
+    spilled = sorted((Path(scratch) / "turns" / bucket).glob(f"*{SPILL}"))
+    if not spilled:  # a redone batch took its rows back out of this file
         return Flagged(time.perf_counter() - clock)
+    turns = pl.scan_ipc(spilled)  # read by flag_themes: the participant turns, the other columns it needs
     method = resolve_method(method)
     known = None
     if warehouse_root is not None:
@@ -303,8 +304,9 @@ def flag_bucket(scratch: str, bucket: str, method: str | None = None, warehouse_
         if hashes is not None:
             known = flag_cache.known(Warehouse(warehouse_root), target, method, method_version(method), hashes)
     if known is not None:
-        turns = turns.join(known, on="transcript_id", how="anti")
-    flags = flag_themes(turns, method=method) if turns.height or known is None else None
+        turns = turns.join(known.lazy().select("transcript_id"), on="transcript_id", how="anti")
+    left = known is None or turns.select(pl.len()).collect().item() > 0
+    flags = flag_themes(turns, method=method) if left else None
     if known is not None:
         flags = known if flags is None else pl.concat([flags, known.select(flags.columns)])
     folder = Path(scratch) / "theme_flags" / bucket

@@ -166,10 +166,11 @@ def calibration(version: str) -> dict[str, tuple[float, float]] | None:
     return None if entry is None else {flag: (entry[flag]["slope"], entry[flag]["intercept"]) for flag in THEME_FLAGS}
 
 
-def flag_themes(turns: pl.DataFrame, method: str | None = None) -> pl.DataFrame:
+def flag_themes(turns: pl.DataFrame | pl.LazyFrame, method: str | None = None) -> pl.DataFrame:
     """Theme flags per transcript from a turns frame.
 
-    ``turns`` needs ``transcript_id, split, turn_index, speaker, text``. Returns one row per
+    ``turns`` needs ``transcript_id, split, turn_index, speaker, text``; given as a LazyFrame (a scan),
+    only the participant turns' text is ever held in memory. Returns one row per
     distinct ``transcript_id`` (sorted), with exactly the ``ThemeFlagsModel`` columns:
     ``transcript_id, split``, the 14 flags (Boolean, never null), their calibrated probabilities
     ``p_<flag>`` (Float64 in [0, 1], see :func:`assemble`), ``evidence`` (one
@@ -177,14 +178,14 @@ def flag_themes(turns: pl.DataFrame, method: str | None = None) -> pl.DataFrame:
     substring of that participant turn), ``n_flags`` (Int32), ``method`` and ``method_version``.
     """
     chosen = METHODS[resolve_method(method)]
-    turns = (
-        turns.lazy()
-        .select(pl.col("transcript_id").cast(pl.String), pl.col("split").cast(pl.String), pl.col("turn_index").cast(pl.Int32), "speaker", "text")
-        .sort("transcript_id", "turn_index")
-        .collect()
+    turns = turns.lazy().select(
+        pl.col("transcript_id").cast(pl.String), pl.col("split").cast(pl.String), pl.col("turn_index").cast(pl.Int32), "speaker", "text"
     )
-    transcripts = turns.group_by("transcript_id", maintain_order=True).agg(pl.col("split").first())
-    participant = turns.filter(pl.col("speaker") == "participant").select("transcript_id", "turn_index", "text")
+    # two queries over the same input, so no sorted copy of every turn (interviewer text included) is made
+    transcripts, participant = pl.collect_all([
+        turns.group_by("transcript_id").agg(pl.col("split").sort_by("turn_index").first()).sort("transcript_id"),
+        turns.filter(pl.col("speaker") == "participant").select("transcript_id", "turn_index", "text").sort("transcript_id", "turn_index"),
+    ])
     scores = None
     if chosen.scored:
         found, scores = chosen.evidence(participant, return_scores=True)
