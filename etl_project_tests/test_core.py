@@ -128,3 +128,27 @@ def test_scratch_left_by_a_killed_run_is_removed_by_the_next(tmp_path: Path) -> 
     run_core(SAMPLE_RAW, tmp_path / "wh", now=NOW, scratch_dir=str(scratch))
     assert not dead.exists() and alive.exists()
     assert sorted(p.name for p in scratch.iterdir()) == [alive.name]  # and the run's own folder is gone
+
+
+def test_a_file_bigger_than_the_batch_is_split_and_validated_in_slices_with_the_same_tables(messy_raw: Path, tmp_path: Path, monkeypatch) -> None:
+    """A release CSV is one file, so one batch however big; its turns are split, validated and spilled a
+    slice of about the batch size at a time (memory follows the cap, not the file), with duplicates settled
+    for the whole file first: the copies of an id in far-apart slices come out as in one frame."""
+    from etl_project.lib import pipeline
+
+    rows = [(f"work_{2000 + i}", dialog(("Assistant", f"Question {i}?"), ("User", f"Answer {i}, at some length. " * 20))) for i in range(120)]
+    rows[90] = ("work_2005", rows[5][1])  # the same text as row 5's: folded into it
+    rows[110] = ("work_2007", OTHER_DIALOG)  # other text than row 7's: a conflict, quarantined
+    rows[60] = ("work_2060", "no speaker labels at all")  # rejected inside its slice
+    pl.DataFrame({"transcript_id": [r[0] for r in rows], "text": [r[1] for r in rows]}).write_csv(messy_raw / "release.csv")
+    expected = one_frame_tables(messy_raw)
+    sliced = []
+    real = pipeline.build_tables
+    monkeypatch.setattr(pipeline, "build_tables", lambda frame, **kw: sliced.append(frame.height) or real(frame, **kw))
+    run_core(messy_raw, tmp_path / "wh", now=NOW, batch_bytes=16 * 1024, workers=1)
+    assert max(sliced) < 120 < sum(sliced)  # the CSV's 120 records went through in several slices
+    got = tables_of(tmp_path / "wh")
+    for table, spec in TABLES.items():
+        assert got[table].equals(expected[table].select(got[table].columns).sort(spec["sort_by"], nulls_last=True)), table
+    reason = dict(zip(got["quarantine"]["source_record"], got["quarantine"]["reason"]))
+    assert "different text" in reason["row 111"] and "no speaker turns" in reason["row 61"]

@@ -540,3 +540,55 @@ def test_a_csv_with_messages_instead_of_text_gets_a_row_reason(raw_dir: Path) ->
     row = only(records(raw_dir))
     assert (row["source_record"], row["transcript_id"]) == ("row 1", "work_0001")
     assert row["reject_reason"].startswith("bad chat messages")
+
+
+def csv_cases() -> dict[str, bytes]:
+    """CSV files that take the plain way (straight from bytes) and ones that must not."""
+    body = dialog(("Assistant", "Which tools? “Quotes”, an emoji 🚀 and 中文."), ("User", 'I said "yes", twice:\n""ok"".'))
+    rows = [("work_0001", body), ("creativity_0002", body.replace("\n", "\r\n")), ("science_0003", "User: short")]
+
+    def csv_bytes(rows, sep=",", end="\n", header=("transcript_id", "text")) -> bytes:
+        def cell(value: str) -> str:
+            return '"' + value.replace('"', '""') + '"'
+        lines = [sep.join(header)] + [sep.join(cell(v) for v in row) for row in rows]
+        return (end.join(lines) + end).encode("utf-8")
+
+    plain = csv_bytes(rows)
+    return {
+        "plain": plain,
+        "crlf": csv_bytes(rows, end="\r\n"),
+        "blank rows": plain.replace(b"\n", b"\n\n", 1),
+        "tab separated": csv_bytes(rows, sep="\t"),
+        "columns swapped, one more": csv_bytes([(t, "x", i) for i, t in rows], header=("text", "notes", "Transcript_ID")),
+        "bom": codecs.BOM_UTF8 + plain,
+        "windows-1252": csv_bytes([("work_0004", "User: café – naïve")]).decode("utf-8").encode("cp1252"),
+        "nul in a row": plain.replace(b"short", b"sh\x00ort"),
+        "stray quote": plain.replace(b'"User: short"', b'"User: sh"ort"'),
+        "classic mac line ends": plain.replace(b"\n", b"\r"),
+        "header only": b"transcript_id,text\n",
+    }
+
+
+@pytest.mark.parametrize("case", list(csv_cases()))
+def test_a_csv_read_from_its_bytes_gives_what_the_general_way_gives(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain UTF-8 release CSVs skip decoding to a Python string (which held up to 4 bytes a character: a
+    90 MB CSV took ~900 MB to read). The records, rejects and errors must be those of the general way."""
+    from etl_project.lib import readers
+
+    data = csv_cases()[case]
+    file = readers.RawFile(f"{case}.csv", Path("/nowhere") / f"{case}.csv")
+
+    def read() -> object:
+        try:
+            return readers._read_csv_file(file, data, "sha")
+        except readers.UnreadableInput as exc:
+            return f"unreadable: {exc}"
+
+    fast = read()
+    monkeypatch.setattr(readers, "_csv_plain", lambda data: None)
+    general = read()
+    assert type(fast) is type(general)
+    assert fast.equals(general) if isinstance(fast, pl.DataFrame) else fast == general
+    took_plain = case in {"plain", "crlf", "blank rows", "tab separated", "columns swapped, one more"}
+    monkeypatch.undo()
+    assert (readers._csv_plain(data) is not None) == took_plain

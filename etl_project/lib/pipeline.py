@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from etl_project.lib import flag_cache
@@ -188,6 +189,20 @@ def warm_pool(workers: int | None = None) -> None:
 class _Limits:
     max_file_bytes: int
     max_transcript_chars: int
+    slice_bytes: int = DEFAULT_BATCH_BYTES  # turns are split, validated and spilled this much text at a time
+
+
+def text_slices(frame: pl.DataFrame, slice_bytes: int) -> list[tuple[int, int]]:
+    """``(offset, length)`` runs of ``frame``'s rows holding about ``slice_bytes`` of ``text`` each (at
+    least one row each): a batch that is one big file (a release CSV of 90 MB) is split into turns and
+    validated a slice at a time, so its memory follows the batch cap, not the file."""
+    if frame.height == 0:
+        return [(0, 0)]  # an empty batch still spills its (empty) tables, as one slice
+    sizes = frame.get_column("text").str.len_bytes().fill_null(0).cast(pl.Int64).to_numpy()
+    before = np.cumsum(sizes) - sizes  # text in the rows ahead of each row
+    starts = np.flatnonzero(np.diff(before // max(slice_bytes, 1), prepend=-1))
+    ends = np.append(starts[1:], frame.height)
+    return [(int(a), int(b - a)) for a, b in zip(starts, ends)]
 
 
 def _batch_pass(
@@ -227,21 +242,27 @@ def _batch_pass(
     read = records.select("source_file").unique()
     del records, ok
     seconds["repair"] = time.perf_counter() - clock
-    tables = build_tables(frame, ingested_at=now, seconds=seconds)
-    del frame
-    clock = time.perf_counter()
     _forget_batch(Path(scratch), number)
-    for table, rows_of in (("transcripts", tables.transcripts), ("turns", tables.turns)):
-        keyed = rows_of.with_columns(bucket_of(pl.col("transcript_id")).alias(BUCKET_COLUMN))
-        for (split, bucket), part in keyed.group_by("split", BUCKET_COLUMN, maintain_order=True):
-            folder = Path(scratch) / table / f"split={split}" / f"bucket={bucket}"
-            folder.mkdir(parents=True, exist_ok=True)
-            part.drop(BUCKET_COLUMN).write_ipc(folder / f"batch-{number:05d}{SPILL}")
-    rejected = quarantine_rows(tables.rejected, detected_at=now)
-    (Path(scratch) / "quarantine").mkdir(exist_ok=True)
-    rejected.write_ipc(Path(scratch) / "quarantine" / f"batch-{number:05d}{SPILL}")
-    seconds["spill"] = time.perf_counter() - clock
-    landed = tables.transcripts
+    seconds["spill"] = 0.0
+    landed_parts = []
+    # duplicates are settled for the whole batch above; what follows is per transcript, so slices give the same rows
+    for piece, (offset, length) in enumerate(text_slices(frame, limits.slice_bytes)):
+        tables = build_tables(frame.slice(offset, length), ingested_at=now, seconds=seconds)
+        clock = time.perf_counter()
+        name = f"batch-{number:05d}-{piece:05d}{SPILL}"
+        for table, rows_of in (("transcripts", tables.transcripts), ("turns", tables.turns)):
+            keyed = rows_of.with_columns(bucket_of(pl.col("transcript_id")).alias(BUCKET_COLUMN))
+            for (split, bucket), part in keyed.group_by("split", BUCKET_COLUMN, maintain_order=True):
+                folder = Path(scratch) / table / f"split={split}" / f"bucket={bucket}"
+                folder.mkdir(parents=True, exist_ok=True)
+                part.drop(BUCKET_COLUMN).write_ipc(folder / name)
+        (Path(scratch) / "quarantine").mkdir(exist_ok=True)
+        quarantine_rows(tables.rejected, detected_at=now).write_ipc(Path(scratch) / "quarantine" / name)
+        landed_parts.append(tables.transcripts.select(*PUBLISHED_KEYS, "n_repairs", "n_copies", "residual_mojibake"))
+        del tables
+        seconds["spill"] += time.perf_counter() - clock
+    del frame
+    landed = pl.concat(landed_parts)
     return {
         "keys": keys,
         "kept": landed.select(PUBLISHED_KEYS),
@@ -263,9 +284,10 @@ def _batch_pass(
 
 def _forget_batch(scratch: Path, number: int) -> None:
     """Remove what an earlier pass over batch ``number`` spilled (before it is redone)."""
-    for path in scratch.glob(f"*/split=*/bucket=*/batch-{number:05d}{SPILL}"):
+    for path in scratch.glob(f"*/split=*/bucket=*/batch-{number:05d}-*{SPILL}"):
         path.unlink()
-    (scratch / "quarantine" / f"batch-{number:05d}{SPILL}").unlink(missing_ok=True)
+    for path in scratch.glob(f"quarantine/batch-{number:05d}-*{SPILL}"):
+        path.unlink()
 
 
 def _read_spilled(folder: Path, columns: list[str] | None = None) -> pl.DataFrame | None:
@@ -413,7 +435,7 @@ def run_core(
     run.files_read, run.batches = len(files), len(batches)
     run.workers = min(workers or default_workers(), len(batches))
     known = _known_sources(warehouse, files) if skip_unchanged else None
-    limits = _Limits(max_file_bytes, max_transcript_chars)
+    limits = _Limits(max_file_bytes, max_transcript_chars, batch_bytes)
     scratch_root = scratch_dir or os.environ.get("ETL_SCRATCH_DIR") or tempfile.gettempdir()
     _remove_dead_scratch(Path(scratch_root))
     scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=scratch_root)
