@@ -65,6 +65,11 @@ DEFAULT_OUT = PROJECT_ROOT / "bench" / "out"
 SPLIT_SHARE: tuple[tuple[str, float], ...] = (("work", 0.80), ("creativity", 0.10), ("science", 0.10))
 SPLIT_OF_PREFIX = {"work": "workforce", "creativity": "creatives", "science": "scientists"}
 CSV_ROWS = 2_000  # transcripts per release-style CSV
+SHAPES: dict[str, tuple[dict[str, float], int]] = {
+    # name: (rates over RATES, transcripts per CSV)
+    "mixed": ({}, CSV_ROWS),  # half one .md file each, half in CSVs of 2,000
+    "release_csvs": ({"csv": 1.0}, 10_000),  # every transcript in CSVs of 10,000 rows (~90 MB each): the release's layout
+}
 MD_PER_FOLDER = 5_000  # .md files per sub-folder (keeps directories listable)
 RATES: dict[str, float] = {
     "csv": 0.50,  # share of transcripts stored in CSVs (the rest: one .md each)
@@ -305,11 +310,11 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()
 
 
-def corpus_dir(n: int, seed: int, out: Path = DEFAULT_OUT) -> Path:
-    return Path(out) / "corpus" / f"n{n}_s{seed}"
+def corpus_dir(n: int, seed: int, out: Path = DEFAULT_OUT, shape: str = "mixed") -> Path:
+    return Path(out) / "corpus" / (f"n{n}_s{seed}" if shape == "mixed" else f"n{n}_s{seed}_{shape}")
 
 
-def _write_corpus(target: Path, n: int, seed: int, pool: Pool, rates: dict[str, float] | None) -> dict:
+def _write_corpus(target: Path, n: int, seed: int, pool: Pool, rates: dict[str, float] | None, csv_per_file: int = CSV_ROWS) -> dict:
     import polars as pl
 
     raw = target / "raw"
@@ -368,7 +373,7 @@ def _write_corpus(target: Path, n: int, seed: int, pool: Pool, rates: dict[str, 
             row["source_file"] = rel
         else:
             csv_rows[t.prefix].append(t)
-            if len(csv_rows[t.prefix]) >= CSV_ROWS:
+            if len(csv_rows[t.prefix]) >= csv_per_file:
                 flush(t.prefix)
     for prefix in csv_rows:
         flush(prefix)
@@ -379,7 +384,7 @@ def _write_corpus(target: Path, n: int, seed: int, pool: Pool, rates: dict[str, 
         "n": n,
         "seed": seed,
         "rates": {**RATES, **(rates or {})},
-        "csv_rows_per_file": CSV_ROWS,
+        "csv_rows_per_file": csv_per_file,
         "transcripts": len(truth),
         "files": len(files),
         "md_files": md_count,
@@ -395,14 +400,18 @@ def _write_corpus(target: Path, n: int, seed: int, pool: Pool, rates: dict[str, 
     }
 
 
-def generate(n: int, seed: int = 0, *, out: Path = DEFAULT_OUT, target: Path | None = None, rates: dict[str, float] | None = None, pool: Pool | None = None, force: bool = False, quiet: bool = False) -> Path:
-    """The corpus folder for (n, seed), generated unless a matching one is cached there."""
-    target = Path(target) if target is not None else corpus_dir(n, seed, out)
+def generate(n: int, seed: int = 0, *, out: Path = DEFAULT_OUT, target: Path | None = None, rates: dict[str, float] | None = None, pool: Pool | None = None, force: bool = False, quiet: bool = False, shape: str = "mixed") -> Path:
+    """The corpus folder for (n, seed, shape), generated unless a matching one is cached there.
+
+    ``shape`` (:data:`SHAPES`) is how the transcripts are stored: one .md file each or release CSVs."""
+    target = Path(target) if target is not None else corpus_dir(n, seed, out, shape)
+    shape_rates, csv_per_file = SHAPES[shape]
     manifest_path = target / "manifest.json"
     if not force and manifest_path.is_file() and rates is None:
         manifest = json.loads(manifest_path.read_text())
-        if manifest.get("generator_version") == GENERATOR_VERSION and manifest.get("n") == n and manifest.get("seed") == seed:
+        if manifest.get("generator_version") == GENERATOR_VERSION and manifest.get("n") == n and manifest.get("seed") == seed and manifest.get("shape", "mixed") == shape:
             return target
+    rates = {**shape_rates, **(rates or {})} or None
     started = time.perf_counter()
     if target.exists():
         shutil.rmtree(target)
@@ -410,7 +419,8 @@ def generate(n: int, seed: int = 0, *, out: Path = DEFAULT_OUT, target: Path | N
     if building.exists():
         shutil.rmtree(building)
     building.mkdir(parents=True)
-    manifest = _write_corpus(building, n, seed, pool or load_pool(), rates)
+    manifest = _write_corpus(building, n, seed, pool or load_pool(), rates, csv_per_file)
+    manifest["shape"] = shape
     manifest["generate_seconds"] = round(time.perf_counter() - started, 2)
     (building / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(building, target)

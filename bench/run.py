@@ -510,6 +510,65 @@ def verdicts(summary: dict, ratio: dict, sizes: list[int]) -> list[dict]:
     return out
 
 
+def release_csvs_pass(n: int, seed: int, out: Path, runner: "Runner", naive_every: int, log) -> tuple[dict, bool]:
+    """``make run``, the core and the naive script once each on ``n`` transcripts stored as the release
+    stores them: CSVs of 10,000 rows (about 90 MB each), what a new user downloads. Big files take
+    another way through the core than many small ones (a file is never split across core batches)."""
+    from bench.compare import compare_tables
+
+    corpus = gen.generate(n, seed, out=out, shape="release_csvs")
+    info = gen.manifest(corpus)
+    inputs = {"full": corpus}
+    if naive_every:
+        sub = gen.subsample(corpus, naive_every)
+        inputs["sub"] = sub
+        sub_info = gen.manifest(sub)
+        info.update(naive_every=naive_every, naive_transcripts=sub_info["transcripts"], naive_bytes=sub_info["input_bytes"])
+    log(f"release CSVs at {n:,}: {info['input_bytes'] / 1e6:,.1f} MB in {info['csv_files']} CSV files")
+    runs = []
+    for kind in ("dagster", "core", "naive"):
+        source = inputs.get("sub", corpus) if kind == "naive" else corpus
+        label = f"n{n}-release-{kind}"
+        keep_as = label if kind in ("core", "dagster") else None
+        log(f"run 1/1 {kind} at {n:,} as release CSVs ({'subsample' if source != corpus else 'full'})")
+        rec = runner.dagster(source / "raw", label, keep_as) if kind == "dagster" else runner.worker(kind, source / "raw", label, keep_as)
+        m = gen.manifest(source)
+        rec.update(n=n, kind=kind, rep=0, release_csvs=True, input="full" if source == corpus else f"1 in {naive_every} subsample", input_bytes=m["input_bytes"], transcripts=m["transcripts"])
+        runs.append(rec)
+        if rec["rc"] != 0:
+            log(f"FAILED: {kind} at {n:,} as release CSVs exited {rec['rc']}:\n{rec['stderr_tail']}")
+        else:
+            log(f"  {rec['wall_s']:.2f} s, peak memory (tree) {rec['peak_rss_mb']:,.0f} MiB")
+    kept = runner.keep
+    same = None
+    if (kept / f"n{n}-release-core").is_dir() and (kept / f"n{n}-release-dagster").is_dir():
+        same = compare_tables(kept / f"n{n}-release-core", kept / f"n{n}-release-dagster")
+        log(f"compare make run vs core tables at {n:,} as release CSVs: {'ok' if same.ok else 'FAILED'}")
+        for line in same.failures():
+            log(f"  {line}")
+    for kind in ("core", "dagster"):
+        shutil.rmtree(kept / f"n{n}-release-{kind}", ignore_errors=True)
+    summary = summarise(runs, {n: info})
+    ok = all(r["rc"] == 0 for r in runs) and same is not None and same.ok
+    comparison = same.to_dict() if same is not None else {"ok": False, "checks": {"outputs": {"ok": False, "detail": "core or make run produced no warehouse"}}}
+    return {"n": n, "corpus": info, "summary": summary[str(n)], "ratios": ratios(summary)[str(n)], "make_run_comparison": comparison, "runs": runs}, ok
+
+
+def release_verdicts(release: dict | None) -> list[dict]:
+    """The 50,000 targets of ``make run`` again, on the release's own layout."""
+    if not release:
+        return []
+    n, make_run, ratio = release["n"], release["summary"].get("dagster", {}), release["ratios"]
+    out = []
+    v = make_run.get("peak_rss_mb")
+    out.append({"target": f"make run whole process tree at {n:,} as release CSVs < 1.5 GB", "value": v, "met": v is not None and v * 2**20 < TARGETS["make_run_peak_rss_max_bytes"], "unit": "MiB"})
+    v = ratio.get("make_run_vs_core_time")
+    out.append({"target": f"make run within {TARGETS['make_run_vs_core_max']:.1f}x of the core alone at {n:,} as release CSVs", "value": v, "met": v is not None and v <= TARGETS["make_run_vs_core_max"], "unit": "x"})
+    v = ratio.get("make_run_vs_naive_speed")
+    out.append({"target": f"make run >= {TARGETS['make_run_vs_naive_min']:.0f}x faster than naive at {n:,} as release CSVs", "value": v, "met": v is not None and v >= TARGETS["make_run_vs_naive_min"], "unit": "x"})
+    return out
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -586,6 +645,29 @@ def render(results: dict) -> str:
                         for i, r in enumerate(runs, 1)
                     )
                 )
+    release = results.get("release_csvs")
+    if release:
+        info, per, r = release["corpus"], release["summary"], release["ratios"]
+        lines += [
+            "",
+            f"**{release['n']:,} as release CSVs** (the same generator, every transcript in CSVs of {info['csv_rows_per_file']:,} rows: "
+            f"{info['csv_files']} files, {info['input_bytes'] / 1e6:,.1f} MB; one run of each kind, after the runs above):",
+            "",
+            "| run | input | wall s | process s | MB/s | peak memory MiB | largest process MiB |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for kind in ("dagster", "core", "naive"):
+            e = per.get(kind)
+            if e:
+                wall = _fmt(e["wall_s"], 2) + (f" (scaled to full: {e['scaled_wall_s']:,.0f})" if e.get("scaled_wall_s") else "")
+                lines.append(f"| {LABELS.get(kind, kind)} | {e['input']} | {wall} | {_fmt(e.get('process_s'), 2)} | {_fmt(e['mb_per_s'], 2)} | {_fmt(e['peak_rss_mb'], 0)} | {_fmt(e.get('peak_one_process_mb'), 0)} |")
+        c = release["make_run_comparison"]
+        lines += [
+            "",
+            f"make run / core (time) {_fmt(r.get('make_run_vs_core_time'), 2)}× · make run / core work {_fmt(r.get('make_run_vs_core_work_time'), 2)}× · "
+            f"core vs naive {_fmt(r.get('core_vs_naive_speed'), 2)}× · make run vs naive {_fmt(r.get('make_run_vs_naive_speed'), 2)}× · "
+            f"make run's tables equal the core's: {'yes' if c['ok'] else '**NO**'}",
+        ]
     lines += ["", "Core stages (median seconds and share of the core's time; sub-stages are timed by wrappers in bench/worker.py):", ""]
     for n, per in results["summary"].items():
         core = per.get("core")
@@ -688,7 +770,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-every", type=int, default=0, help="the subsample: 1 in this many transcripts (default: about --naive-sample transcripts)")
     parser.add_argument("--naive-sample", type=int, default=5_000, help="subsample size aimed at when --naive-every is not given")
     parser.add_argument("--dagster-max", type=int, default=0, help="no `make run` (dagster) run above this size (default 0: no cap, it runs at every size)")
-    parser.add_argument("--skip", default="", help="comma-separated kinds not to run (floor,core,naive,core_sub,dagster; cold: the cold-start breakdown)")
+    parser.add_argument("--skip", default="", help="comma-separated kinds not to run (floor,core,naive,core_sub,dagster; cold: the cold-start breakdown; release: the release-CSV pass)")
+    parser.add_argument("--release-csvs", type=int, default=None, help="also run make run, the core and the naive script once on this many transcripts stored as the release stores them (CSVs of 10,000 rows); default 50,000 when it is among the sizes, else the largest size up to it; 0: no such pass")
     parser.add_argument("--out", type=Path, default=gen.DEFAULT_OUT)
     parser.add_argument("--report", type=Path, default=REPORT, help="Markdown file whose generated block is replaced ('-' for none)")
     args = parser.parse_args(argv)
@@ -806,10 +889,17 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(kept / f"n{n}-naive", ignore_errors=True)
                 shutil.rmtree(kept / f"n{n}-dagster", ignore_errors=True)
 
+    release_n = args.release_csvs if args.release_csvs is not None else max((n for n in sizes if n <= 50_000), default=0)
+    if release_n and "release" not in skip:
+        every = (args.naive_every or max(2, -(-release_n // args.naive_sample))) if release_n > args.naive_full_max else 0
+        results["release_csvs"], ok = release_csvs_pass(release_n, args.seed, out, runner, every, log)
+        runs += results["release_csvs"].pop("runs")
+        failed = failed or not ok
+
     results["runs"] = [{k: v for k, v in r.items() if k not in ("stdout_tail",) and not (k == "stderr_tail" and r["rc"] == 0)} for r in runs]
-    results["summary"] = summarise(runs, corpora)
+    results["summary"] = summarise([r for r in runs if not r.get("release_csvs")], corpora)
     results["ratios"] = ratios(results["summary"])
-    results["targets"] = verdicts(results["summary"], results["ratios"], sizes)
+    results["targets"] = verdicts(results["summary"], results["ratios"], sizes) + release_verdicts(results.get("release_csvs"))
     results["comparisons"] = comparisons
     results["make_run_comparisons"] = make_run_comparisons
     results["machine"]["load_average_end"] = list(os.getloadavg())

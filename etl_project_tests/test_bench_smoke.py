@@ -95,7 +95,13 @@ def test_smoke_run_compares_core_naive_and_make_run_and_writes_results(tmp_path:
     assert {"core_vs_naive_speed", "core_vs_floor_time", "core_vs_naive_speed_same_input"} <= ratios.keys()
     assert {"make_run_vs_core_time", "make_run_vs_core_work_time", "make_run_vs_core_memory", "make_run_vs_naive_speed"} <= ratios.keys()
     assert all(ratios[k] > 0 for k in ("make_run_vs_core_time", "make_run_vs_naive_speed"))
-    assert len(results["targets"]) == 9 and all({"target", "value", "met"} <= t.keys() for t in results["targets"])
+    assert len(results["targets"]) == 12 and all({"target", "value", "met"} <= t.keys() for t in results["targets"])
+    # the same transcripts as the release stores them (CSVs only): make run, the core and naive once each, tables compared
+    release = results["release_csvs"]
+    assert release["n"] == N and release["corpus"]["md_files"] == 0 and release["corpus"]["transcripts"] == N
+    assert {"dagster", "core", "naive"} <= release["summary"].keys() and release["make_run_comparison"]["ok"] is True
+    assert release["summary"]["dagster"]["transcripts_written"] == N
+    assert any(t["target"].startswith(f"make run whole process tree at {N} as release CSVs") for t in results["targets"])
     targets = {t["target"] for t in results["targets"]}
     assert f"make run (etl-project run) on {N} < 15 s" in targets
     assert any(t.startswith("make run within 1.3x of the core") for t in targets)
@@ -111,6 +117,7 @@ def test_smoke_run_compares_core_naive_and_make_run_and_writes_results(tmp_path:
     text = report.read_text()
     assert text.startswith("# Benchmarks\n\nprose kept") and text.rstrip().endswith("tail kept")
     assert "OLD-GENERATED-BLOCK" not in text and "| core |" in text and "| make run |" in text
+    assert f"**{N} as release CSVs**" in text
 
 
 def test_comparison_fails_loudly_on_a_real_difference(tmp_path: Path, pool: gen.Pool) -> None:
