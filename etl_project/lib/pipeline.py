@@ -62,6 +62,7 @@ from etl_project.lib.transform import (
     rename_duplicate_winners,
     repair,
     resolve_against_published,
+    Tables,
     screen_turns,
 )
 from etl_project.lib.warehouse import BUCKET_COLUMN, ContractViolation, Warehouse, _alive, bucket_of, merge_file
@@ -249,15 +250,7 @@ def _batch_pass(
     for piece, (offset, length) in enumerate(text_slices(frame, limits.slice_bytes)):
         tables = build_tables(frame.slice(offset, length), ingested_at=now, seconds=seconds)
         clock = time.perf_counter()
-        name = f"batch-{number:05d}-{piece:05d}{SPILL}"
-        for table, rows_of in (("transcripts", tables.transcripts), ("turns", tables.turns)):
-            keyed = rows_of.with_columns(bucket_of(pl.col("transcript_id")).alias(BUCKET_COLUMN))
-            for (split, bucket), part in keyed.group_by("split", BUCKET_COLUMN, maintain_order=True):
-                folder = Path(scratch) / table / f"split={split}" / f"bucket={bucket}"
-                folder.mkdir(parents=True, exist_ok=True)
-                part.drop(BUCKET_COLUMN).write_ipc(folder / name)
-        (Path(scratch) / "quarantine").mkdir(exist_ok=True)
-        quarantine_rows(tables.rejected, detected_at=now).write_ipc(Path(scratch) / "quarantine" / name)
+        _spill(Path(scratch), f"batch-{number:05d}-{piece:05d}{SPILL}", tables, now)
         landed_parts.append(tables.transcripts.select(*PUBLISHED_KEYS, "n_repairs", "n_copies", "residual_mojibake"))
         del tables
         seconds["spill"] += time.perf_counter() - clock
@@ -280,6 +273,18 @@ def _batch_pass(
         "changed_again": again.head(20).to_list(),
         "seconds": seconds,
     }
+
+
+def _spill(scratch: Path, name: str, tables: Tables, now: dt.datetime) -> None:
+    """Write a slice's transcripts and turns per warehouse file, and its quarantine rows, as ``name`` in ``scratch``."""
+    for table, rows_of in (("transcripts", tables.transcripts), ("turns", tables.turns)):
+        keyed = rows_of.with_columns(bucket_of(pl.col("transcript_id")).alias(BUCKET_COLUMN))
+        for (split, bucket), part in keyed.group_by("split", BUCKET_COLUMN, maintain_order=True):
+            folder = scratch / table / f"split={split}" / f"bucket={bucket}"
+            folder.mkdir(parents=True, exist_ok=True)
+            part.drop(BUCKET_COLUMN).write_ipc(folder / name)
+    (scratch / "quarantine").mkdir(exist_ok=True)
+    quarantine_rows(tables.rejected, detected_at=now).write_ipc(scratch / "quarantine" / name)
 
 
 def _forget_batch(scratch: Path, number: int) -> None:
