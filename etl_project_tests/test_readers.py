@@ -592,3 +592,43 @@ def test_a_csv_read_from_its_bytes_gives_what_the_general_way_gives(case: str, m
     took_plain = case in {"plain", "crlf", "blank rows", "tab separated", "columns swapped, one more"}
     monkeypatch.undo()
     assert (readers._csv_plain(data) is not None) == took_plain
+
+
+def jsonl_cases() -> dict[str, bytes]:
+    """JSON-lines files that take the plain way (lines decoded one by one) and ones that must not."""
+    body = dialog(("Assistant", "Which tools? “Quotes”, an emoji 🚀 and 中文."), ("User", "Mostly\u2028one line."))
+    lines = [json.dumps({"transcript_id": "work_0001", "text": body}, ensure_ascii=False), json.dumps({"transcript_id": "science_0002", "text": "User: short"})]
+    plain = ("\n".join(lines) + "\n").encode("utf-8")
+    return {
+        "plain": plain,
+        "crlf and blank lines": plain.replace(b"\n", b"\r\n\n"),
+        "a bad line and a chat line": plain + b"{not json\n" + json.dumps({"transcript_id": "work_0003", "messages": [{"role": "user", "content": "hi"}]}).encode() + b"\n",
+        "bom": codecs.BOM_UTF8 + plain,
+        "windows-1252": json.dumps({"transcript_id": "work_0004", "text": "User: café"}, ensure_ascii=False).encode("cp1252"),
+        "nul in a line": plain.replace(b"short", b"sh\x00ort"),
+        "blank": b"\n \n",
+    }
+
+
+@pytest.mark.parametrize("case", list(jsonl_cases()))
+def test_a_jsonl_file_read_line_by_line_gives_what_the_general_way_gives(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain UTF-8 JSON lines are decoded a line at a time (a string of the whole 92 MB file held up to 4 bytes a
+    character: ~830 MB to read it, ~390 MB now). The records, rejects and errors must be those of the general way."""
+    from etl_project.lib import readers
+
+    data = jsonl_cases()[case]
+    file = readers.RawFile(f"{case}.jsonl", Path("/nowhere") / f"{case}.jsonl")
+
+    def read() -> object:
+        try:
+            return readers.records_frame(readers._read_jsonl_file(file, data, "sha"))
+        except readers.UnreadableInput as exc:
+            return f"unreadable: {exc}"
+
+    fast = read()
+    monkeypatch.setattr(readers, "_plain", lambda data: False)
+    general = read()
+    assert type(fast) is type(general)
+    assert fast.equals(general) if isinstance(fast, pl.DataFrame) else fast == general
+    monkeypatch.undo()
+    assert readers._plain(data) == (case in {"plain", "crlf and blank lines", "a bad line and a chat line", "windows-1252"})
