@@ -607,6 +607,7 @@ def jsonl_cases() -> dict[str, bytes]:
         "windows-1252": json.dumps({"transcript_id": "work_0004", "text": "User: café"}, ensure_ascii=False).encode("cp1252"),
         "nul in a line": plain.replace(b"short", b"sh\x00ort"),
         "blank": b"\n \n",
+        "unicode blanks only": "\u00a0\n\u2003\n".encode("utf-8"),
     }
 
 
@@ -631,4 +632,4 @@ def test_a_jsonl_file_read_line_by_line_gives_what_the_general_way_gives(case: s
     assert type(fast) is type(general)
     assert fast.equals(general) if isinstance(fast, pl.DataFrame) else fast == general
     monkeypatch.undo()
-    assert readers._plain(data) == (case in {"plain", "crlf and blank lines", "a bad line and a chat line", "windows-1252"})
+    assert readers._plain(data) == (case in {"plain", "crlf and blank lines", "a bad line and a chat line", "windows-1252", "unicode blanks only"})

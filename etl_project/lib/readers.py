@@ -886,7 +886,7 @@ def _read_jsonl_file(f: RawFile, data: bytes, sha: str) -> list[dict]:
     if _plain(data):
         try:
             records = _jsonl_records(f, sha, (line.decode("utf-8") for line in data.split(b"\n")))
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, UnreadableInput):  # not UTF-8, or no line to read: the general way says why
             records = None
         if records is not None:
             return records
