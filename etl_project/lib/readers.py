@@ -392,8 +392,9 @@ def decode_bytes(data: bytes, *, nul_ok: bool = False) -> str:
     return text
 
 
-_CONTROL_BYTES = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
-_CONTROL_BYTE_VALUES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20)])
+_CONTROL_BYTE_VALUES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20)])  # tab, line ends and form feed are text
+_CONTROL_BYTE = re.compile(b"[" + re.escape(_CONTROL_BYTE_VALUES) + b"]")
+_CONTROL_BYTES = re.compile(_CONTROL_BYTE.pattern.decode("ascii"))  # the same characters, in decoded text
 
 
 def _decode_utf8_or_1252(data: bytes) -> str:
@@ -674,7 +675,6 @@ def _read_csv_file(f: RawFile, data: bytes, sha: str) -> pl.DataFrame | list[dic
     return _table_records(f, "csv", sha, rows)
 
 
-_CONTROL_BYTE = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")  # :data:`_CONTROL_BYTES`, for bytes
 _NOT_BLANK = re.compile(rb"\S")
 
 
